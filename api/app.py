@@ -1,0 +1,82 @@
+"""Assembles the ASGI application: REST routes with the Socket.IO server beside them.
+
+Started by import string: `uvicorn api.app:create_app --factory`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+from api import errors
+from api.endpoint import Endpoint
+from api.middleware import BodySizeLimit
+from api.openapi import build_openapi
+from api.routes import audit, auth, consents, health, links, organizations, users
+from hub.errors import DomainError
+from hub.keys import RedisKeys
+from hub.services import close_context, open_context
+from hub.settings import Settings, load_settings
+from hub.sockets.server import SocketBus, create_server
+
+API_PREFIX = "/api/v1"
+ENDPOINTS: list[Endpoint] = [
+    *auth.ENDPOINTS,
+    *users.ENDPOINTS,
+    *organizations.ENDPOINTS,
+    *links.ENDPOINTS,
+    *consents.ENDPOINTS,
+    *audit.ENDPOINTS,
+]
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    settings = (settings or load_settings()).require_runtime()
+    assert settings.redis_url
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sio, namespace = create_server(settings.redis_url, RedisKeys(settings.redis_namespace).socketio_channel)
+    openapi = build_openapi(ENDPOINTS, API_PREFIX, "1")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        ctx = await open_context(settings, SocketBus(sio))
+        app.state.ctx = ctx
+        namespace.bind(ctx)
+        try:
+            yield {}
+        finally:
+            await close_context(ctx)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    rest = Starlette(
+        routes=[
+            *health.ROUTES,
+            Mount(API_PREFIX, routes=[
+                Route("/openapi.json", openapi_json, methods=["GET"]),
+                *(ep.route() for ep in ENDPOINTS),
+            ]),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        exception_handlers={
+            DomainError: errors.on_domain_error,
+            HTTPException: errors.on_http_error,
+            Exception: errors.on_unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    rest.state.sio = sio
+    return socketio.ASGIApp(sio, other_asgi_app=rest, socketio_path="socket.io")

@@ -1,0 +1,85 @@
+"""The one place REST turns errors into JSON: {"error": {"code", "message", ...}}."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hub import metrics
+from hub.errors import DomainError, ErrorCode
+
+logger = logging.getLogger("dreamseed.api")
+
+STATUS_OF: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION: 422,
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.TOKEN_INVALID: 401,
+    ErrorCode.TOKEN_REUSED: 401,
+    ErrorCode.SESSION_REVOKED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.LINK_EXPIRED: 409,
+    ErrorCode.NOT_A_STUDENT: 422,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+_HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}
+
+
+def validation_error(exc: ValidationError, where: str) -> DomainError:
+    """Name every failing field, e.g. 'email: value is not a valid email address'."""
+    fields = [
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or where,
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return DomainError(ErrorCode.VALIDATION, f"Invalid {where}: {summary}", fields=fields)
+
+
+def error_response(error: DomainError, headers: dict[str, str] | None = None) -> JSONResponse:
+    metrics.ERRORS.labels("rest", str(error.code)).inc()
+    status = STATUS_OF.get(error.code, 400)
+    if error.code is ErrorCode.RATE_LIMITED and "retry_after" in error.details:
+        headers = {**(headers or {}), "Retry-After": str(error.details["retry_after"])}
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse({"error": error.to_dict()}, status_code=status, headers=headers)
+
+
+async def on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return error_response(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION)
+    metrics.ERRORS.labels("rest", str(code)).inc()
+    message = "No such endpoint" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse({"error": {"code": str(code), "message": message}},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+    metrics.ERRORS.labels("rest", str(ErrorCode.INTERNAL)).inc()
+    return JSONResponse(
+        {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong on our side"}},
+        status_code=500,
+    )

@@ -1,0 +1,38 @@
+"""/auth: register, login, refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.endpoint import Call, endpoint
+from hub.accounts import sessions
+from hub.accounts.users import get_me
+from hub.context import Actor
+from schema.models.accounts import LoginRequest, RefreshRequest, RegisterRequest, TokenPair, UserOut
+
+
+@endpoint("POST", "/auth/register", summary="Create an account", body=RegisterRequest,
+          response=UserOut, status=201, auth=False, tag="auth")
+async def register(call: Call) -> dict[str, Any]:
+    user_id = await sessions.register(call.ctx, call.body, call.meta)
+    return await get_me(call.ctx, Actor(user_id, user_id))
+
+
+@endpoint("POST", "/auth/login", summary="Sign in and receive a token pair", body=LoginRequest,
+          response=TokenPair, auth=False, tag="auth")
+async def login(call: Call) -> TokenPair:
+    return await sessions.login(call.ctx, call.body, call.meta)
+
+
+@endpoint("POST", "/auth/refresh", summary="Rotate a refresh token for a new pair",
+          body=RefreshRequest, response=TokenPair, auth=False, tag="auth")
+async def refresh(call: Call) -> TokenPair:
+    return await sessions.refresh(call.ctx, call.body.refresh_token, call.meta)
+
+
+@endpoint("POST", "/auth/logout", summary="Sign out this session everywhere", tag="auth")
+async def logout(call: Call) -> None:
+    await sessions.logout(call.ctx, call.user, call.meta)
+
+
+ENDPOINTS = [register, login, refresh, logout]

@@ -1,0 +1,177 @@
+"""Register, log in, rotate refresh tokens, log out, and clean up expired sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from hub import metrics
+from hub.accounts import audit
+from hub.context import Actor, HubContext, RequestMeta
+from hub.db import Connection
+from hub.errors import DomainError, ErrorCode
+from hub.passwords import hash_password, verify_password
+from hub.tokens import hash_refresh_token, new_refresh_token
+from schema.models.accounts import LoginRequest, RegisterRequest, TokenPair
+
+
+async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) -> UUID:
+    """Create an account with no memberships; organizations add people with a role."""
+    password_hash = await hash_password(body.password)
+    try:
+        async with ctx.db.system() as conn:
+            user_id: UUID = await conn.fetchval(
+                """INSERT INTO users (email, password_hash, display_name, language, timezone)
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+                body.email.lower(),
+                password_hash,
+                body.display_name,
+                body.language,
+                body.timezone,
+            )
+            await audit.record(conn, "user.register", actor_id=user_id, target_type="user",
+                               target_id=user_id, meta=meta)
+    except asyncpg.UniqueViolationError:
+        raise DomainError(ErrorCode.EMAIL_TAKEN, "An account with this e-mail already exists",
+                          field="email") from None
+    return user_id
+
+
+async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> TokenPair:
+    """Check the password and open a new session. Never says which part was wrong."""
+    async with ctx.db.system() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, password_hash FROM users WHERE email = $1 AND deleted_at IS NULL",
+            body.email.lower(),
+        )
+        ok = await verify_password(row["password_hash"] if row else None, body.password)
+        if row is None or not ok:
+            metrics.LOGINS.labels("failure").inc()
+            await audit.record(conn, "auth.login_failed", actor_id=row["id"] if row else None,
+                               meta=meta, details={"email": body.email.lower()})
+            failure = DomainError(ErrorCode.INVALID_CREDENTIALS, "The e-mail or password is wrong")
+        else:
+            failure = None
+            pair = await _open_session(ctx, conn, row["id"], meta)
+            await audit.record(conn, "auth.login", actor_id=row["id"], target_type="user",
+                               target_id=row["id"], meta=meta)
+    # Raised after the transaction commits, so the failed attempt stays in the audit log.
+    if failure is not None:
+        raise failure
+    metrics.LOGINS.labels("success").inc()
+    return pair
+
+
+async def _open_session(ctx: HubContext, conn: Connection, user_id: UUID, meta: RequestMeta) -> TokenPair:
+    now = ctx.clock()
+    session_id: UUID = await conn.fetchval(
+        """INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip)
+           VALUES ($1, $2, $2, $3, $4, $5::inet) RETURNING id""",
+        user_id,
+        now,
+        now + timedelta(seconds=ctx.settings.refresh_token_ttl_s),
+        (meta.user_agent or "")[:300] or None,
+        meta.ip,
+    )
+    return await _issue_pair(ctx, conn, user_id, session_id, now)
+
+
+async def _issue_pair(
+    ctx: HubContext, conn: Connection, user_id: UUID, session_id: UUID, now: datetime
+) -> TokenPair:
+    refresh, refresh_hash = new_refresh_token()
+    await conn.execute(
+        """INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        refresh_hash,
+        session_id,
+        user_id,
+        now,
+        now + timedelta(seconds=ctx.settings.refresh_token_ttl_s),
+    )
+    return TokenPair(
+        access_token=ctx.tokens.issue_access(user_id, session_id, now),
+        refresh_token=refresh,
+        expires_in=int(ctx.tokens.access_ttl.total_seconds()),
+    )
+
+
+async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
+    """Trade a refresh token for a new pair. A token used twice revokes its whole family."""
+    now = ctx.clock()
+    reused_session: UUID | None = None
+    async with ctx.db.system() as conn:
+        row = await conn.fetchrow(
+            """SELECT t.session_id, t.user_id, t.expires_at, t.used_at,
+                      s.revoked_at, s.expires_at AS session_expires_at
+               FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+               WHERE t.token_hash = $1
+               FOR UPDATE OF t, s""",
+            hash_refresh_token(token),
+        )
+        if row is None:
+            raise DomainError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid")
+        if row["revoked_at"] is not None:
+            raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        if row["used_at"] is not None:
+            await _revoke_session(conn, row["session_id"], "refresh_token_reused", now)
+            await audit.record(conn, "auth.refresh_token_reused", actor_id=row["user_id"],
+                               target_type="session", target_id=row["session_id"], meta=meta)
+            reused_session = row["session_id"]
+        elif row["expires_at"] <= now or row["session_expires_at"] <= now:
+            raise DomainError(ErrorCode.TOKEN_EXPIRED, "The refresh token has expired")
+        else:
+            await conn.execute("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
+                               hash_refresh_token(token), now)
+            await conn.execute("UPDATE sessions SET last_used_at = $2 WHERE id = $1",
+                               row["session_id"], now)
+            pair = await _issue_pair(ctx, conn, row["user_id"], row["session_id"], now)
+    if reused_session is not None:
+        await mark_session_revoked(ctx, reused_session)
+        raise DomainError(
+            ErrorCode.TOKEN_REUSED,
+            "This refresh token was already used; the session has been signed out everywhere",
+        )
+    return pair
+
+
+async def logout(ctx: HubContext, actor: Actor, meta: RequestMeta) -> None:
+    """Revoke the caller's session: its refresh tokens and its live access tokens."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        await _revoke_session(conn, actor.session_id, "logout", ctx.clock())
+        await audit.record(conn, "auth.logout", actor_id=actor.user_id, target_type="session",
+                           target_id=actor.session_id, meta=meta)
+    await mark_session_revoked(ctx, actor.session_id)
+
+
+async def _revoke_session(conn: Connection, session_id: UUID, reason: str, now: datetime) -> None:
+    await conn.execute(
+        """UPDATE sessions SET revoked_at = $2, revoked_reason = $3
+           WHERE id = $1 AND revoked_at IS NULL""",
+        session_id,
+        now,
+        reason,
+    )
+
+
+async def mark_session_revoked(ctx: HubContext, session_id: UUID) -> None:
+    """Access tokens are stateless; remember the revoked session for as long as one could live."""
+    ttl = int(ctx.tokens.access_ttl.total_seconds()) + 60
+    await ctx.redis.set(ctx.keys.revoked_session(str(session_id)), b"1", ex=ttl)
+
+
+async def is_session_revoked(ctx: HubContext, session_id: UUID) -> bool:
+    return bool(await ctx.redis.exists(ctx.keys.revoked_session(str(session_id))))
+
+
+async def purge_expired(ctx: HubContext, *, grace: timedelta = timedelta(days=1)) -> int:
+    """Delete refresh tokens and sessions that can no longer be used. Returns rows removed."""
+    cutoff = ctx.clock() - grace
+    async with ctx.db.system() as conn:
+        tokens = await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < $1", cutoff)
+        sessions = await conn.execute(
+            "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1", cutoff
+        )
+    return int(tokens.split()[-1]) + int(sessions.split()[-1])

@@ -1,0 +1,170 @@
+"""The `dreamseed` command: up, migrate, seed, worker.
+
+Processes are started by import string (`api.app:create_app`, `workers.main`), so this
+module never imports the transports above it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from hub.db import Database
+from hub.embedded import EmbeddedServices
+from hub.keys import RedisKeys
+from hub.seed import demo_logins_text, seed_demo
+from hub.settings import Settings, SettingsError, load_settings
+from schema.migrate import migrate
+
+logger = logging.getLogger("dreamseed")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="dreamseed", description="DreamSeed Hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run hub and worker (embedded PostgreSQL/Redis by default)")
+    up.add_argument("--no-worker", action="store_true", help="run the web process only")
+    up.add_argument("--no-seed", action="store_true", help="do not seed the demo school")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("seed", help="seed the demo school if it is missing")
+    commands.add_parser("worker", help="run the background worker")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+        if args.command == "up":
+            sys.exit(run_up(settings, worker=not args.no_worker, seed=not args.no_seed))
+        elif args.command == "worker":
+            run_worker(settings.require_runtime())
+        else:
+            with _services(settings) as resolved:
+                asyncio.run(_prepare(resolved, seed=args.command == "seed"))
+    except SettingsError as exc:
+        print(f"dreamseed: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+class _services:
+    """Resolve DATABASE_URL/REDIS_URL, starting embedded servers for whichever is unset."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedServices | None = None
+
+    def __enter__(self) -> Settings:
+        updates: dict[str, object] = {}
+        if not (self.settings.database_url and self.settings.redis_url):
+            self.embedded = EmbeddedServices(self.settings.data_dir)
+            started = time.monotonic()
+            database_url, redis_url = self.embedded.start()
+            logger.info("embedded PostgreSQL and Redis ready in %.1f s (data in %s)",
+                        time.monotonic() - started, self.embedded.data_dir)
+            updates["database_url"] = self.settings.database_url or database_url
+            updates["redis_url"] = self.settings.redis_url or redis_url
+        if not self.settings.jwt_secret:
+            updates["jwt_secret"] = _local_jwt_secret(self.settings.data_dir)
+        return self.settings.model_copy(update=updates)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def _local_jwt_secret(data_dir: Path) -> str:
+    """For local runs only: a random secret kept in the data folder, so sessions survive restarts."""
+    path = data_dir / "jwt_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def _prepare(settings: Settings, *, seed: bool) -> None:
+    assert settings.database_url
+    applied = await migrate(settings.database_url, settings.app_db_role)
+    logger.info("migrations applied: %s", ", ".join(applied) or "none pending")
+    if seed:
+        db = await Database.connect(settings.database_url, settings.app_db_role, min_size=1, max_size=2)
+        try:
+            created = await seed_demo(db)
+        finally:
+            await db.close()
+        logger.info("demo school %s", "seeded" if created else "already present")
+        print(demo_logins_text(), flush=True)
+
+
+def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
+    with _services(settings) as resolved:
+        asyncio.run(_prepare(resolved, seed=seed))
+        env = {
+            **os.environ,
+            "DATABASE_URL": resolved.database_url or "",
+            "REDIS_URL": resolved.redis_url or "",
+            "JWT_SECRET": resolved.jwt_secret,
+        }
+        web = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+               "--host", resolved.host, "--port", str(resolved.port), "--no-access-log"]
+        if sys.platform != "win32":
+            web += ["--loop", "uvloop"]
+        children = [subprocess.Popen(web, env=env)]  # noqa: S603 - our own interpreter
+        if worker:
+            children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))  # noqa: S603
+        print(f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)", flush=True)
+        return _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until a child dies or we are told to stop; then stop them all, gently first."""
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    while not stopping:
+        dead = [c for c in children if c.poll() is not None]
+        if dead:
+            code = dead[0].returncode or 1
+            logger.error("a child process exited (%s); stopping", dead[0].args)
+            break
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return code
+
+
+def run_worker(settings: Settings) -> None:
+    from arq.connections import RedisSettings
+    from arq.worker import run_worker as arq_run_worker
+
+    assert settings.redis_url
+    worker_settings = importlib.import_module("workers.main").WorkerSettings
+    arq_run_worker(
+        worker_settings,
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        queue_name=RedisKeys(settings.redis_namespace).job_queue,
+    )
+
+
+if __name__ == "__main__":
+    main()

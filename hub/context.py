@@ -1,0 +1,44 @@
+"""The shared resources a domain function needs, built once per process at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from hub.bus import EventBus
+from hub.clock import Clock, utc_now
+from hub.db import Database
+from hub.keys import RedisKeys
+from hub.ratelimit import RateLimiter
+from hub.settings import Settings
+from hub.tokens import TokenIssuer
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    db: Database
+    redis: Redis
+    bus: EventBus
+    tokens: TokenIssuer
+    keys: RedisKeys
+    rate_limiter: RateLimiter
+    clock: Clock = field(default=utc_now)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: an authenticated user in one session."""
+
+    user_id: UUID
+    session_id: UUID
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a request came from, for sessions and the audit log."""
+
+    ip: str | None = None
+    user_agent: str | None = None

@@ -1,0 +1,48 @@
+"""The one error type the domain raises; each transport translates it in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    VALIDATION = "validation_error"
+    MALFORMED_JSON = "malformed_json"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_REUSED = "token_reused"
+    SESSION_REVOKED = "session_revoked"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    EMAIL_TAKEN = "email_taken"
+    NOT_A_STUDENT = "not_a_student"
+    LINK_EXPIRED = "link_expired"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal_error"
+
+
+class DomainError(Exception):
+    """An expected failure with a machine code and a message a person can read."""
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": str(self.code), "message": self.message, **self.details}
+
+
+def not_found(what: str) -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, f"{what} was not found")
+
+
+def forbidden(message: str = "You may not do this") -> DomainError:
+    return DomainError(ErrorCode.FORBIDDEN, message)

@@ -1,0 +1,25 @@
+"""Every Redis key the hub writes, in one place. All live under the configured namespace."""
+
+from __future__ import annotations
+
+
+class RedisKeys:
+    def __init__(self, namespace: str) -> None:
+        self.ns = namespace
+
+    def rate_limit(self, bucket: str) -> str:
+        return f"{self.ns}:rl:{bucket}"
+
+    def revoked_session(self, session_id: str) -> str:
+        return f"{self.ns}:revoked-session:{session_id}"
+
+    @property
+    def socketio_channel(self) -> str:
+        return f"{self.ns}:socketio"
+
+    @property
+    def job_queue(self) -> str:
+        return f"{self.ns}:arq:queue"
+
+    def pattern(self) -> str:
+        return f"{self.ns}:*"

@@ -1,0 +1,92 @@
+"""Process settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PositiveSeconds = Annotated[int, Field(gt=0)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. Names are the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret: str = Field(default="", repr=False)
+    # The database role the application acts as: never a superuser or a table owner,
+    # so PostgreSQL row-level security applies to every query the app makes.
+    app_db_role: str = Field(default="dreamseed_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    redis_namespace: str = Field(default="ds", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    data_dir: Path = Path(".dreamseed")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    access_token_ttl_s: PositiveSeconds = 900
+    refresh_token_ttl_s: PositiveSeconds = 30 * 24 * 3600
+    link_request_ttl_s: PositiveSeconds = 7 * 24 * 3600
+    rate_limit_per_minute: Annotated[int, Field(gt=0)] = 100
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    db_pool_min: Annotated[int, Field(ge=1)] = 2
+    db_pool_max: Annotated[int, Field(ge=1)] = 10
+    log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_is_strong(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    def require_runtime(self) -> Settings:
+        """Check what a serving process cannot run without."""
+        missing = [
+            name
+            for name, value in (
+                ("DATABASE_URL", self.database_url),
+                ("REDIS_URL", self.redis_url),
+                ("JWT_SECRET", self.jwt_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(
+                f"Setting {', '.join(missing)} is missing, and has no default "
+                "(use `dreamseed up` for an embedded database and Redis)."
+            )
+        return self
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one message per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"Invalid setting {problems}") from None
