@@ -43,10 +43,11 @@ ENDPOINTS: list[Endpoint] = [
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = (settings or load_settings()).require_runtime()
-    assert settings.redis_url
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    sio, namespace = create_server(settings.redis_url, RedisKeys(settings.redis_namespace).socketio_channel)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    channel = RedisKeys(settings.redis_namespace).socketio_channel
+    sio, namespace = create_server(settings.redis_dsn, channel)
     openapi = build_openapi(ENDPOINTS, API_PREFIX, "1")
 
     @asynccontextmanager
@@ -65,10 +66,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     rest = Starlette(
         routes=[
             *health.ROUTES,
-            Mount(API_PREFIX, routes=[
-                Route("/openapi.json", openapi_json, methods=["GET"]),
-                *(ep.route() for ep in ENDPOINTS),
-            ]),
+            Mount(
+                API_PREFIX,
+                routes=[
+                    Route("/openapi.json", openapi_json, methods=["GET"]),
+                    *(ep.route() for ep in ENDPOINTS),
+                ],
+            ),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={
@@ -79,4 +83,5 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     rest.state.sio = sio
-    return socketio.ASGIApp(sio, other_asgi_app=rest, socketio_path="socket.io")
+    combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=rest, socketio_path="socket.io")
+    return combined

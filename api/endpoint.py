@@ -41,7 +41,7 @@ class Call:
 
     @property
     def user(self) -> Actor:
-        assert self.actor is not None, "endpoint declared auth=False but reads the user"
+        assert self.actor is not None, "endpoint declared auth=False but reads the user"  # noqa: S101
         return self.actor
 
     def path_uuid(self, name: str) -> UUID:
@@ -49,8 +49,11 @@ class Call:
         try:
             return UUID(raw)
         except ValueError:
-            raise DomainError(ErrorCode.VALIDATION, f"{name}: '{raw[:60]}' is not a UUID",
-                              fields=[{"field": name, "message": "not a UUID"}]) from None
+            raise DomainError(
+                ErrorCode.VALIDATION,
+                f"{name}: '{raw[:60]}' is not a UUID",
+                fields=[{"field": name, "message": "not a UUID"}],
+            ) from None
 
 
 Handler = Callable[[Call], Awaitable[Any]]
@@ -102,8 +105,9 @@ class Endpoint:
         if self.response is None:
             return HttpResponse(status_code=204 if self.status == 200 else self.status)
         model = self.response.model_validate(result)
-        return HttpResponse(model.model_dump_json(), status_code=self.status,
-                            media_type="application/json")
+        return HttpResponse(
+            model.model_dump_json(), status_code=self.status, media_type="application/json"
+        )
 
 
 def endpoint(
@@ -119,8 +123,18 @@ def endpoint(
     tag: str = "",
 ) -> Callable[[Handler], Endpoint]:
     def declare(handler: Handler) -> Endpoint:
-        return Endpoint(method, path, handler, summary, body, query, response, status, auth,
-                        [tag] if tag else [])
+        return Endpoint(
+            method,
+            path,
+            handler,
+            summary,
+            body,
+            query,
+            response,
+            status,
+            auth,
+            [tag] if tag else [],
+        )
 
     return declare
 
@@ -130,7 +144,9 @@ async def _authenticate(ctx: HubContext, request: Request, meta: RequestMeta) ->
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         await _limit(ctx, f"ip:{meta.ip}")
-        raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in first: send 'Authorization: Bearer <token>'")
+        raise DomainError(
+            ErrorCode.UNAUTHENTICATED, "Sign in first: send 'Authorization: Bearer <token>'"
+        )
     try:
         claims = ctx.tokens.verify_access(token.strip())
     except DomainError:
@@ -143,13 +159,15 @@ async def _authenticate(ctx: HubContext, request: Request, meta: RequestMeta) ->
 
 async def _limit(ctx: HubContext, bucket: str) -> None:
     limiter = ctx.rate_limiter
-    decision = await limiter.hit(ctx.keys.rate_limit(bucket), int(time.time() * 1000))
+    decision = await limiter.hit(ctx.keys.rate_limit(bucket), int(ctx.clock().timestamp() * 1000))
     if not decision.allowed:
         metrics.RATE_LIMITED.labels(bucket.split(":", 1)[0]).inc()
         retry_after = max(1, round(decision.retry_after_s + 0.5))
-        raise DomainError(ErrorCode.RATE_LIMITED,
-                          f"Too many requests: at most {limiter.limit} a minute",
-                          retry_after=retry_after)
+        raise DomainError(
+            ErrorCode.RATE_LIMITED,
+            f"Too many requests: at most {limiter.limit} a minute",
+            retry_after=retry_after,
+        )
 
 
 async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -159,8 +177,11 @@ async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DomainError(ErrorCode.MALFORMED_JSON, f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise DomainError(ErrorCode.VALIDATION, "The body must be a JSON object",
-                          fields=[{"field": "body", "message": "expected a JSON object"}])
+        raise DomainError(
+            ErrorCode.VALIDATION,
+            "The body must be a JSON object",
+            fields=[{"field": "body", "message": "expected a JSON object"}],
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

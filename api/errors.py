@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -63,17 +64,19 @@ def error_response(error: DomainError, headers: dict[str, str] | None = None) ->
 
 
 async def on_domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
-    return error_response(exc)
+    return error_response(cast(DomainError, exc))
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+    exc = cast(HTTPException, exc)
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION)
     metrics.ERRORS.labels("rest", str(code)).inc()
     message = "No such endpoint" if exc.status_code == 404 else str(exc.detail)
-    return JSONResponse({"error": {"code": str(code), "message": message}},
-                        status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(
+        {"error": {"code": str(code), "message": message}},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:

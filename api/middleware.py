@@ -50,14 +50,25 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         metrics.ERRORS.labels("rest", str(ErrorCode.PAYLOAD_TOO_LARGE)).inc()
-        body = json.dumps({"error": {
-            "code": str(ErrorCode.PAYLOAD_TOO_LARGE),
-            "message": f"The request body is larger than {self.max_bytes} bytes",
-            "limit": self.max_bytes,
-        }}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "code": str(ErrorCode.PAYLOAD_TOO_LARGE),
+                    "message": f"The request body is larger than {self.max_bytes} bytes",
+                    "limit": self.max_bytes,
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

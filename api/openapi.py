@@ -19,8 +19,10 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str) -> dict[
     models: set[type[BaseModel]] = {ErrorEnvelope}
     for ep in endpoints:
         models.update(m for m in (ep.body, ep.response) if m is not None)
-    keyed = [(m, "validation" if _is_request(m, endpoints) else "serialization")
-             for m in sorted(models, key=lambda m: m.__name__)]
+    keyed = [
+        (m, "validation" if _is_request(m, endpoints) else "serialization")
+        for m in sorted(models, key=lambda m: m.__name__)
+    ]
     _, schema = models_json_schema(keyed, ref_template=_REF)  # type: ignore[arg-type]
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
@@ -31,7 +33,9 @@ def build_openapi(endpoints: list[Endpoint], prefix: str, version: str) -> dict[
         "paths": paths,
         "components": {
             "schemas": schema.get("$defs", {}),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
 
@@ -41,13 +45,20 @@ def _is_request(model: type[BaseModel], endpoints: list[Endpoint]) -> bool:
 
 
 def _operation(ep: Endpoint) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorEnvelope")}}}}
+    error = {
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorEnvelope")}}}
+    }
     op: dict[str, Any] = {
         "operationId": f"{ep.handler.__module__.rsplit('.', 1)[-1]}_{ep.handler.__name__}",
         "summary": ep.summary,
         "tags": ep.tags,
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+            }
             for name in _PATH_PARAM.findall(ep.path)
         ],
         "responses": {"4XX": {"description": "Refused", **error}},
@@ -56,14 +67,23 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         props = ep.query.model_json_schema()["properties"]
         required = set(ep.query.model_json_schema().get("required", []))
         op["parameters"] += [
-            {"name": n, "in": "query", "required": n in required, "schema": s} for n, s in props.items()
+            {"name": n, "in": "query", "required": n in required, "schema": s}
+            for n, s in props.items()
         ]
     if ep.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": _REF.format(model=ep.body.__name__)}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model=ep.body.__name__)}}
+            },
+        }
     if ep.response is not None:
-        op["responses"][str(ep.status)] = {"description": "OK", "content": {"application/json": {
-            "schema": {"$ref": _REF.format(model=ep.response.__name__)}}}}
+        op["responses"][str(ep.status)] = {
+            "description": "OK",
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model=ep.response.__name__)}}
+            },
+        }
     else:
         op["responses"]["204"] = {"description": "Done"}
     if ep.auth:

@@ -67,8 +67,11 @@ class _services:
             self.embedded = EmbeddedServices(self.settings.data_dir)
             started = time.monotonic()
             database_url, redis_url = self.embedded.start()
-            logger.info("embedded PostgreSQL and Redis ready in %.1f s (data in %s)",
-                        time.monotonic() - started, self.embedded.data_dir)
+            logger.info(
+                "embedded PostgreSQL and Redis ready in %.1f s (data in %s)",
+                time.monotonic() - started,
+                self.embedded.data_dir,
+            )
             updates["database_url"] = self.settings.database_url or database_url
             updates["redis_url"] = self.settings.redis_url or redis_url
         if not self.settings.jwt_secret:
@@ -81,7 +84,7 @@ class _services:
 
 
 def _local_jwt_secret(data_dir: Path) -> str:
-    """For local runs only: a random secret kept in the data folder, so sessions survive restarts."""
+    """Local runs only: a random secret kept in the data folder; sessions survive restarts."""
     path = data_dir / "jwt_secret"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,11 +94,12 @@ def _local_jwt_secret(data_dir: Path) -> str:
 
 
 async def _prepare(settings: Settings, *, seed: bool) -> None:
-    assert settings.database_url
-    applied = await migrate(settings.database_url, settings.app_db_role)
+    applied = await migrate(settings.postgres_dsn, settings.app_db_role)
     logger.info("migrations applied: %s", ", ".join(applied) or "none pending")
     if seed:
-        db = await Database.connect(settings.database_url, settings.app_db_role, min_size=1, max_size=2)
+        db = await Database.connect(
+            settings.postgres_dsn, settings.app_db_role, min_size=1, max_size=2
+        )
         try:
             created = await seed_demo(db)
         finally:
@@ -113,14 +117,27 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
             "REDIS_URL": resolved.redis_url or "",
             "JWT_SECRET": resolved.jwt_secret,
         }
-        web = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-               "--host", resolved.host, "--port", str(resolved.port), "--no-access-log"]
+        web = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            resolved.host,
+            "--port",
+            str(resolved.port),
+            "--no-access-log",
+        ]
         if sys.platform != "win32":
             web += ["--loop", "uvloop"]
         children = [subprocess.Popen(web, env=env)]  # noqa: S603 - our own interpreter
         if worker:
-            children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))  # noqa: S603
-        print(f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)", flush=True)
+            children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))
+        print(
+            f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)",
+            flush=True,
+        )
         return _supervise(children)
 
 
@@ -157,11 +174,10 @@ def run_worker(settings: Settings) -> None:
     from arq.connections import RedisSettings
     from arq.worker import run_worker as arq_run_worker
 
-    assert settings.redis_url
     worker_settings = importlib.import_module("workers.main").WorkerSettings
     arq_run_worker(
         worker_settings,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).job_queue,
     )
 

@@ -11,16 +11,21 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-Connection = asyncpg.Connection
+# The stubs make the proxy generic; at run time it is not, so the alias stays a string.
+Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for jtype in ("json", "jsonb"):
-        await conn.set_type_codec(jtype, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(
+            jtype, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
 
 
 class Database:
@@ -28,7 +33,9 @@ class Database:
         self.pool = pool
 
     @classmethod
-    async def connect(cls, dsn: str, app_role: str, *, min_size: int = 2, max_size: int = 10) -> Database:
+    async def connect(
+        cls, dsn: str, app_role: str, *, min_size: int = 2, max_size: int = 10
+    ) -> Database:
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
@@ -64,3 +71,11 @@ class Database:
     async def ping(self) -> bool:
         async with self.pool.acquire() as conn:
             return bool(await conn.fetchval("SELECT 1"))
+
+
+async def fetch_returning(conn: Connection, query: str, *args: Any) -> asyncpg.Record:
+    """fetchrow for an INSERT/UPDATE ... RETURNING that must produce a row."""
+    row = await conn.fetchrow(query, *args)
+    if row is None:
+        raise RuntimeError(f"Expected a row from: {query.strip()[:80]}")
+    return row

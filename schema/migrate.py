@@ -72,7 +72,8 @@ async def _apply_pending(
                applied_at  timestamptz NOT NULL DEFAULT now())"""
     )
     recorded = {
-        r["version"]: r for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
+        r["version"]: r
+        for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
     }
     applied: list[str] = []
     for migration in migrations:

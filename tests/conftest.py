@@ -56,7 +56,7 @@ async def database_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     admin_url = servers[0]
     name = f"ds_test_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+    await admin.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
     url = _with_database(admin_url, name)
     try:
         await migrate(url, "dreamseed_app")
@@ -83,8 +83,9 @@ def settings(database_url: str, servers: tuple[str, str]) -> Settings:
 async def hub_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     """A real uvicorn serving the whole app on 127.0.0.1 (random port)."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning",
-                            access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -125,8 +126,10 @@ async def clean(database_url: str, redis: Redis, settings: Settings) -> None:
     """Empty tables (zones stay: migrations seed them) and an empty Redis namespace."""
     conn = await asyncpg.connect(database_url)
     try:
-        tables = [r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
         doomed = ", ".join(f'"{t}"' for t in tables if t not in _KEEP_TABLES)
         await conn.execute(f"TRUNCATE {doomed} RESTART IDENTITY CASCADE")
     finally:

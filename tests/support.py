@@ -62,7 +62,8 @@ class Factory:
             zone_id = await conn.fetchval("SELECT id FROM zones WHERE slug = $1", zone)
             org_id = await conn.fetchval(
                 "INSERT INTO organizations (zone_id, name) VALUES ($1, $2) RETURNING id",
-                zone_id, name or f"School {secrets.token_hex(3)}",
+                zone_id,
+                name or f"School {secrets.token_hex(3)}",
             )
             return Org(org_id, zone_id)
         finally:
@@ -84,21 +85,32 @@ class Factory:
             user_id = await conn.fetchval(
                 """INSERT INTO users (email, password_hash, display_name, is_sys_admin)
                    VALUES ($1, $2, $3, $4) RETURNING id""",
-                email, _HASH, f"User {self._count}", sys_admin,
+                email,
+                _HASH,
+                f"User {self._count}",
+                sys_admin,
             )
             if role is not None:
                 assert org is not None
                 await conn.execute(
-                    "INSERT INTO memberships (org_id, zone_id, user_id, role) VALUES ($1, $2, $3, $4)",
-                    org.id, org.zone_id, user_id, role,
+                    "INSERT INTO memberships (org_id, zone_id, user_id, role) "
+                    "VALUES ($1, $2, $3, $4)",
+                    org.id,
+                    org.zone_id,
+                    user_id,
+                    role,
                 )
             if zone_admin_of is not None:
-                await conn.execute("INSERT INTO zone_admins (zone_id, user_id) VALUES ($1, $2)",
-                                   zone_admin_of, user_id)
+                await conn.execute(
+                    "INSERT INTO zone_admins (zone_id, user_id) VALUES ($1, $2)",
+                    zone_admin_of,
+                    user_id,
+                )
             now = utc_now()
             session_id = await conn.fetchval(
                 "INSERT INTO sessions (user_id, expires_at) VALUES ($1, $2) RETURNING id",
-                user_id, now + timedelta(days=1),
+                user_id,
+                now + timedelta(days=1),
             )
         finally:
             await conn.close()
@@ -120,12 +132,16 @@ class Factory:
 
     async def snapshot(self) -> dict[str, int]:
         """Row counts of every table but the audit log: 'changes nothing' means equal snapshots."""
-        tables = [r["tablename"] for r in await self.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('audit_log', 'schema_migrations') ORDER BY 1")]
+        tables = [
+            r["tablename"]
+            for r in await self.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename NOT IN ('audit_log', 'schema_migrations') ORDER BY 1"
+            )
+        ]
         counts = {}
         for table in tables:
-            counts[table] = await self.fetchval(f'SELECT count(*) FROM "{table}"')  # noqa: S608
+            counts[table] = await self.fetchval(f'SELECT count(*) FROM "{table}"')
         counts["users_updated"] = await self.fetchval("SELECT max(updated_at) FROM users")
         return counts
 

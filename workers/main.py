@@ -18,8 +18,7 @@ from workers.jobs import expire_link_requests, purge_expired_sessions
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = load_settings().require_runtime()
-    assert settings.redis_url
-    bus = RedisBus(settings.redis_url, RedisKeys(settings.redis_namespace).socketio_channel)
+    bus = RedisBus(settings.redis_dsn, RedisKeys(settings.redis_namespace).socketio_channel)
     ctx["hub"] = await open_context(settings, bus)
 
 

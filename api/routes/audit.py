@@ -20,12 +20,23 @@ class AuditQuery(Request):
     zone_id: UUID | None = None
 
 
-@endpoint("GET", "/audit-log", summary="Audit entries, newest first", query=AuditQuery,
-          response=AuditPage, tag="audit")
+@endpoint(
+    "GET",
+    "/audit-log",
+    summary="Audit entries, newest first",
+    query=AuditQuery,
+    response=AuditPage,
+    tag="audit",
+)
 async def audit_log(call: Call) -> dict[str, Any]:
     q: AuditQuery = call.query
     items, next_before = await audit.list_entries(
-        call.ctx, call.user, before_id=q.before_id, limit=q.limit, action=q.action, zone_id=q.zone_id
+        call.ctx,
+        call.user,
+        before_id=q.before_id,
+        limit=q.limit,
+        action=q.action,
+        zone_id=q.zone_id,
     )
     return {"items": items, "next_before_id": next_before}
 

@@ -11,21 +11,43 @@ from hub.context import Actor
 from schema.models.accounts import LoginRequest, RefreshRequest, RegisterRequest, TokenPair, UserOut
 
 
-@endpoint("POST", "/auth/register", summary="Create an account", body=RegisterRequest,
-          response=UserOut, status=201, auth=False, tag="auth")
+@endpoint(
+    "POST",
+    "/auth/register",
+    summary="Create an account",
+    body=RegisterRequest,
+    response=UserOut,
+    status=201,
+    auth=False,
+    tag="auth",
+)
 async def register(call: Call) -> dict[str, Any]:
     user_id = await sessions.register(call.ctx, call.body, call.meta)
     return await get_me(call.ctx, Actor(user_id, user_id))
 
 
-@endpoint("POST", "/auth/login", summary="Sign in and receive a token pair", body=LoginRequest,
-          response=TokenPair, auth=False, tag="auth")
+@endpoint(
+    "POST",
+    "/auth/login",
+    summary="Sign in and receive a token pair",
+    body=LoginRequest,
+    response=TokenPair,
+    auth=False,
+    tag="auth",
+)
 async def login(call: Call) -> TokenPair:
     return await sessions.login(call.ctx, call.body, call.meta)
 
 
-@endpoint("POST", "/auth/refresh", summary="Rotate a refresh token for a new pair",
-          body=RefreshRequest, response=TokenPair, auth=False, tag="auth")
+@endpoint(
+    "POST",
+    "/auth/refresh",
+    summary="Rotate a refresh token for a new pair",
+    body=RefreshRequest,
+    response=TokenPair,
+    auth=False,
+    tag="auth",
+)
 async def refresh(call: Call) -> TokenPair:
     return await sessions.refresh(call.ctx, call.body.refresh_token, call.meta)
 

@@ -9,8 +9,15 @@ from hub.accounts import consents
 from schema.models.accounts import ConsentCreate, ConsentList, ConsentOut
 
 
-@endpoint("POST", "/consents", summary="Record a consent decision", body=ConsentCreate,
-          response=ConsentOut, status=201, tag="consents")
+@endpoint(
+    "POST",
+    "/consents",
+    summary="Record a consent decision",
+    body=ConsentCreate,
+    response=ConsentOut,
+    status=201,
+    tag="consents",
+)
 async def record(call: Call) -> dict[str, Any]:
     return await consents.record_consent(call.ctx, call.user, call.body, call.meta)
 

@@ -21,8 +21,10 @@ async def readyz(request: Request) -> Response:
     checks = {"postgres": _check(ctx.db.ping()), "redis": _check(ctx.redis.ping())}
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
     ready = all(results.values())
-    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status_code=200 if ready else 503,
+    )
 
 
 async def _check(probe: object) -> bool:

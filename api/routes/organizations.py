@@ -24,38 +24,78 @@ async def zones(call: Call) -> dict[str, Any]:
     return {"items": await orgs.list_zones(call.ctx)}
 
 
-@endpoint("POST", "/organizations", summary="Create an organization (zone/system admins)",
-          body=OrganizationCreate, response=OrganizationOut, status=201, tag="organizations")
+@endpoint(
+    "POST",
+    "/organizations",
+    summary="Create an organization (zone/system admins)",
+    body=OrganizationCreate,
+    response=OrganizationOut,
+    status=201,
+    tag="organizations",
+)
 async def create(call: Call) -> dict[str, Any]:
     return await orgs.create_organization(call.ctx, call.user, call.body, call.meta)
 
 
-@endpoint("GET", "/organizations/{org_id}", summary="One organization", response=OrganizationOut,
-          tag="organizations")
+@endpoint(
+    "GET",
+    "/organizations/{org_id}",
+    summary="One organization",
+    response=OrganizationOut,
+    tag="organizations",
+)
 async def detail(call: Call) -> dict[str, Any]:
     return await orgs.get_organization(call.ctx, call.user, call.path_uuid("org_id"))
 
 
-@endpoint("POST", "/organizations/{org_id}/members", summary="Give a user a role here",
-          body=MemberAdd, response=MemberOut, status=201, tag="organizations")
+@endpoint(
+    "POST",
+    "/organizations/{org_id}/members",
+    summary="Give a user a role here",
+    body=MemberAdd,
+    response=MemberOut,
+    status=201,
+    tag="organizations",
+)
 async def add_member(call: Call) -> dict[str, Any]:
-    return await orgs.add_member(call.ctx, call.user, call.path_uuid("org_id"), call.body, call.meta)
+    return await orgs.add_member(
+        call.ctx, call.user, call.path_uuid("org_id"), call.body, call.meta
+    )
 
 
-@endpoint("GET", "/organizations/{org_id}/members", summary="Members and their roles",
-          response=MemberList, tag="organizations")
+@endpoint(
+    "GET",
+    "/organizations/{org_id}/members",
+    summary="Members and their roles",
+    response=MemberList,
+    tag="organizations",
+)
 async def members(call: Call) -> dict[str, Any]:
     return {"items": await orgs.list_members(call.ctx, call.user, call.path_uuid("org_id"))}
 
 
-@endpoint("POST", "/organizations/{org_id}/classes", summary="Create a class", body=ClassCreate,
-          response=ClassOut, status=201, tag="organizations")
+@endpoint(
+    "POST",
+    "/organizations/{org_id}/classes",
+    summary="Create a class",
+    body=ClassCreate,
+    response=ClassOut,
+    status=201,
+    tag="organizations",
+)
 async def create_class(call: Call) -> dict[str, Any]:
-    return await orgs.create_class(call.ctx, call.user, call.path_uuid("org_id"), call.body, call.meta)
+    return await orgs.create_class(
+        call.ctx, call.user, call.path_uuid("org_id"), call.body, call.meta
+    )
 
 
-@endpoint("GET", "/organizations/{org_id}/classes", summary="Classes of an organization",
-          response=ClassList, tag="organizations")
+@endpoint(
+    "GET",
+    "/organizations/{org_id}/classes",
+    summary="Classes of an organization",
+    response=ClassList,
+    tag="organizations",
+)
 async def classes(call: Call) -> dict[str, Any]:
     return {"items": await orgs.list_classes(call.ctx, call.user, call.path_uuid("org_id"))}
 

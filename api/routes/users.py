@@ -14,8 +14,14 @@ async def me(call: Call) -> dict[str, Any]:
     return await users.get_me(call.ctx, call.user)
 
 
-@endpoint("PUT", "/users/me", summary="Update my profile or password", body=UpdateMeRequest,
-          response=UserOut, tag="users")
+@endpoint(
+    "PUT",
+    "/users/me",
+    summary="Update my profile or password",
+    body=UpdateMeRequest,
+    response=UserOut,
+    tag="users",
+)
 async def update_me(call: Call) -> dict[str, Any]:
     return await users.update_me(call.ctx, call.user, call.body, call.meta)
 

@@ -24,7 +24,8 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO audit_log (actor_id, action, target_type, target_id, zone_id, org_id, ip, details)
+        """INSERT INTO audit_log
+               (actor_id, action, target_type, target_id, zone_id, org_id, ip, details)
            VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)""",
         actor_id,
         action,

@@ -10,9 +10,12 @@ import asyncpg
 
 from hub.accounts import audit
 from hub.context import Actor, HubContext, RequestMeta
+from hub.db import fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 
-_LINK_COLUMNS = "id, org_id, parent_id, student_id, status::text, requested_at, expires_at, answered_at"
+_LINK_COLUMNS = (
+    "id, org_id, parent_id, student_id, status::text, requested_at, expires_at, answered_at"
+)
 
 
 async def request_link(
@@ -31,26 +34,41 @@ async def request_link(
             student_email.lower(),
         )
         if student is None:
-            raise DomainError(ErrorCode.NOT_A_STUDENT, "No student account has this e-mail",
-                              field="student_email")
+            raise DomainError(
+                ErrorCode.NOT_A_STUDENT, "No student account has this e-mail", field="student_email"
+            )
         if student["id"] == actor.user_id:
-            raise DomainError(ErrorCode.VALIDATION, "You cannot link to yourself",
-                              field="student_email")
+            raise DomainError(
+                ErrorCode.VALIDATION, "You cannot link to yourself", field="student_email"
+            )
         try:
             async with conn.transaction():
-                link = await conn.fetchrow(
+                link = await fetch_returning(
+                    conn,
                     f"""INSERT INTO parent_links (org_id, zone_id, parent_id, student_id,
                                                   requested_at, expires_at)
                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_LINK_COLUMNS}""",  # noqa: S608
-                    student["org_id"], student["zone_id"], actor.user_id, student["id"], now,
+                    student["org_id"],
+                    student["zone_id"],
+                    actor.user_id,
+                    student["id"],
+                    now,
                     now + timedelta(seconds=ctx.settings.link_request_ttl_s),
                 )
         except asyncpg.UniqueViolationError:
-            raise DomainError(ErrorCode.CONFLICT,
-                              "A link with this student is already pending or approved") from None
-        await audit.record(conn, "parent_link.request", actor_id=actor.user_id,
-                           target_type="parent_link", target_id=link["id"],
-                           zone_id=student["zone_id"], org_id=student["org_id"], meta=meta)
+            raise DomainError(
+                ErrorCode.CONFLICT, "A link with this student is already pending or approved"
+            ) from None
+        await audit.record(
+            conn,
+            "parent_link.request",
+            actor_id=actor.user_id,
+            target_type="parent_link",
+            target_id=link["id"],
+            zone_id=student["zone_id"],
+            org_id=student["org_id"],
+            meta=meta,
+        )
     result = dict(link)
     await ctx.bus.to_user(student["id"], "parent_link.requested", _event(result))
     return result
@@ -78,20 +96,32 @@ async def answer_link(
             expired = True
         else:
             status = "approved" if approve else "rejected"
-            updated = await conn.fetchrow(
+            updated = await fetch_returning(
+                conn,
                 f"""UPDATE parent_links SET status = $2, answered_at = $3 WHERE id = $1
                     RETURNING {_LINK_COLUMNS}""",  # noqa: S608
-                link_id, status, now,
+                link_id,
+                status,
+                now,
             )
             if approve:
                 await conn.execute(
                     """INSERT INTO memberships (org_id, zone_id, user_id, role)
                        VALUES ($1, $2, $3, 'parent') ON CONFLICT DO NOTHING""",
-                    link["org_id"], link["zone_id"], link["parent_id"],
+                    link["org_id"],
+                    link["zone_id"],
+                    link["parent_id"],
                 )
-            await audit.record(conn, f"parent_link.{status}", actor_id=actor.user_id,
-                               target_type="parent_link", target_id=link_id,
-                               zone_id=link["zone_id"], org_id=link["org_id"], meta=meta)
+            await audit.record(
+                conn,
+                f"parent_link.{status}",
+                actor_id=actor.user_id,
+                target_type="parent_link",
+                target_id=link_id,
+                zone_id=link["zone_id"],
+                org_id=link["org_id"],
+                meta=meta,
+            )
     if expired:
         raise DomainError(ErrorCode.LINK_EXPIRED, "This link request has expired")
     result = dict(updated)
@@ -119,9 +149,15 @@ async def expire_pending(ctx: HubContext) -> int:
             ctx.clock(),
         )
         for row in rows:
-            await audit.record(conn, "parent_link.expired", actor_id=None,
-                               target_type="parent_link", target_id=row["id"],
-                               zone_id=row["zone_id"], org_id=row["org_id"])
+            await audit.record(
+                conn,
+                "parent_link.expired",
+                actor_id=None,
+                target_type="parent_link",
+                target_id=row["id"],
+                zone_id=row["zone_id"],
+                org_id=row["org_id"],
+            )
     for row in rows:
         event = _event(dict(row))
         await ctx.bus.to_user(row["parent_id"], "parent_link.expired", event)

@@ -42,9 +42,17 @@ async def create_organization(
             body.kind,
             actor.user_id,
         )
-        await audit.record(conn, "organization.create", actor_id=actor.user_id,
-                           target_type="organization", target_id=org_id, zone_id=body.zone_id,
-                           org_id=org_id, meta=meta, details={"name": body.name})
+        await audit.record(
+            conn,
+            "organization.create",
+            actor_id=actor.user_id,
+            target_type="organization",
+            target_id=org_id,
+            zone_id=body.zone_id,
+            org_id=org_id,
+            meta=meta,
+            details={"name": body.name},
+        )
         return await _org_row(conn, org_id)
 
 
@@ -84,16 +92,34 @@ async def add_member(
         try:
             async with conn.transaction():
                 await conn.execute(
-                    "INSERT INTO memberships (org_id, zone_id, user_id, role) VALUES ($1, $2, $3, $4)",
-                    org_id, org["zone_id"], member["id"], body.role.value,
+                    "INSERT INTO memberships (org_id, zone_id, user_id, role) "
+                    "VALUES ($1, $2, $3, $4)",
+                    org_id,
+                    org["zone_id"],
+                    member["id"],
+                    body.role.value,
                 )
         except asyncpg.UniqueViolationError:
-            raise DomainError(ErrorCode.CONFLICT, f"This user is already a {body.role} here") from None
-        await audit.record(conn, "membership.grant", actor_id=actor.user_id, target_type="user",
-                           target_id=member["id"], zone_id=org["zone_id"], org_id=org_id,
-                           meta=meta, details={"role": body.role.value})
-    return {"org_id": org_id, "user_id": member["id"], "role": body.role,
-            "display_name": member["display_name"]}
+            raise DomainError(
+                ErrorCode.CONFLICT, f"This user is already a {body.role} here"
+            ) from None
+        await audit.record(
+            conn,
+            "membership.grant",
+            actor_id=actor.user_id,
+            target_type="user",
+            target_id=member["id"],
+            zone_id=org["zone_id"],
+            org_id=org_id,
+            meta=meta,
+            details={"role": body.role.value},
+        )
+    return {
+        "org_id": org_id,
+        "user_id": member["id"],
+        "role": body.role,
+        "display_name": member["display_name"],
+    }
 
 
 async def list_members(ctx: HubContext, actor: Actor, org_id: UUID) -> list[dict[str, Any]]:
@@ -121,13 +147,24 @@ async def create_class(
             async with conn.transaction():
                 class_id = await conn.fetchval(
                     "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, $3) RETURNING id",
-                    org_id, org["zone_id"], body.name,
+                    org_id,
+                    org["zone_id"],
+                    body.name,
                 )
         except asyncpg.UniqueViolationError:
-            raise DomainError(ErrorCode.CONFLICT, "A class with this name already exists",
-                              field="name") from None
-        await audit.record(conn, "class.create", actor_id=actor.user_id, target_type="class",
-                           target_id=class_id, zone_id=org["zone_id"], org_id=org_id, meta=meta)
+            raise DomainError(
+                ErrorCode.CONFLICT, "A class with this name already exists", field="name"
+            ) from None
+        await audit.record(
+            conn,
+            "class.create",
+            actor_id=actor.user_id,
+            target_type="class",
+            target_id=class_id,
+            zone_id=org["zone_id"],
+            org_id=org_id,
+            meta=meta,
+        )
     return {"id": class_id, "org_id": org_id, "name": body.name, "member_count": 0}
 
 
@@ -136,7 +173,8 @@ async def list_classes(ctx: HubContext, actor: Actor, org_id: UUID) -> list[dict
         await _org_row(conn, org_id)
         rows = await conn.fetch(
             """SELECT c.id, c.org_id, c.name,
-                      (SELECT count(*) FROM class_members cm WHERE cm.class_id = c.id) AS member_count
+                      (SELECT count(*) FROM class_members cm WHERE cm.class_id = c.id)
+                          AS member_count
                FROM classes c WHERE c.org_id = $1 ORDER BY c.name""",
             org_id,
         )

@@ -47,7 +47,9 @@ async def load_roles(conn: Connection, user_id: UUID) -> Roles:
     if row is None:
         return Roles(user_id)
     org_roles: dict[UUID, set[OrgRole]] = {}
-    for m in await conn.fetch("SELECT org_id, role::text FROM memberships WHERE user_id = $1", user_id):
+    for m in await conn.fetch(
+        "SELECT org_id, role::text FROM memberships WHERE user_id = $1", user_id
+    ):
         org_roles.setdefault(m["org_id"], set()).add(OrgRole(m["role"]))
     return Roles(
         user_id,

@@ -31,11 +31,18 @@ async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) ->
                 body.language,
                 body.timezone,
             )
-            await audit.record(conn, "user.register", actor_id=user_id, target_type="user",
-                               target_id=user_id, meta=meta)
+            await audit.record(
+                conn,
+                "user.register",
+                actor_id=user_id,
+                target_type="user",
+                target_id=user_id,
+                meta=meta,
+            )
     except asyncpg.UniqueViolationError:
-        raise DomainError(ErrorCode.EMAIL_TAKEN, "An account with this e-mail already exists",
-                          field="email") from None
+        raise DomainError(
+            ErrorCode.EMAIL_TAKEN, "An account with this e-mail already exists", field="email"
+        ) from None
     return user_id
 
 
@@ -49,14 +56,25 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
         ok = await verify_password(row["password_hash"] if row else None, body.password)
         if row is None or not ok:
             metrics.LOGINS.labels("failure").inc()
-            await audit.record(conn, "auth.login_failed", actor_id=row["id"] if row else None,
-                               meta=meta, details={"email": body.email.lower()})
+            await audit.record(
+                conn,
+                "auth.login_failed",
+                actor_id=row["id"] if row else None,
+                meta=meta,
+                details={"email": body.email.lower()},
+            )
             failure = DomainError(ErrorCode.INVALID_CREDENTIALS, "The e-mail or password is wrong")
         else:
             failure = None
             pair = await _open_session(ctx, conn, row["id"], meta)
-            await audit.record(conn, "auth.login", actor_id=row["id"], target_type="user",
-                               target_id=row["id"], meta=meta)
+            await audit.record(
+                conn,
+                "auth.login",
+                actor_id=row["id"],
+                target_type="user",
+                target_id=row["id"],
+                meta=meta,
+            )
     # Raised after the transaction commits, so the failed attempt stays in the audit log.
     if failure is not None:
         raise failure
@@ -64,7 +82,9 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
     return pair
 
 
-async def _open_session(ctx: HubContext, conn: Connection, user_id: UUID, meta: RequestMeta) -> TokenPair:
+async def _open_session(
+    ctx: HubContext, conn: Connection, user_id: UUID, meta: RequestMeta
+) -> TokenPair:
     now = ctx.clock()
     session_id: UUID = await conn.fetchval(
         """INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip)
@@ -117,16 +137,26 @@ async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
             raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
         if row["used_at"] is not None:
             await _revoke_session(conn, row["session_id"], "refresh_token_reused", now)
-            await audit.record(conn, "auth.refresh_token_reused", actor_id=row["user_id"],
-                               target_type="session", target_id=row["session_id"], meta=meta)
+            await audit.record(
+                conn,
+                "auth.refresh_token_reused",
+                actor_id=row["user_id"],
+                target_type="session",
+                target_id=row["session_id"],
+                meta=meta,
+            )
             reused_session = row["session_id"]
         elif row["expires_at"] <= now or row["session_expires_at"] <= now:
             raise DomainError(ErrorCode.TOKEN_EXPIRED, "The refresh token has expired")
         else:
-            await conn.execute("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
-                               hash_refresh_token(token), now)
-            await conn.execute("UPDATE sessions SET last_used_at = $2 WHERE id = $1",
-                               row["session_id"], now)
+            await conn.execute(
+                "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
+                hash_refresh_token(token),
+                now,
+            )
+            await conn.execute(
+                "UPDATE sessions SET last_used_at = $2 WHERE id = $1", row["session_id"], now
+            )
             pair = await _issue_pair(ctx, conn, row["user_id"], row["session_id"], now)
     if reused_session is not None:
         await mark_session_revoked(ctx, reused_session)
@@ -141,8 +171,14 @@ async def logout(ctx: HubContext, actor: Actor, meta: RequestMeta) -> None:
     """Revoke the caller's session: its refresh tokens and its live access tokens."""
     async with ctx.db.acting(actor.user_id) as conn:
         await _revoke_session(conn, actor.session_id, "logout", ctx.clock())
-        await audit.record(conn, "auth.logout", actor_id=actor.user_id, target_type="session",
-                           target_id=actor.session_id, meta=meta)
+        await audit.record(
+            conn,
+            "auth.logout",
+            actor_id=actor.user_id,
+            target_type="session",
+            target_id=actor.session_id,
+            meta=meta,
+        )
     await mark_session_revoked(ctx, actor.session_id)
 
 

@@ -29,7 +29,8 @@ async def _profile(conn: Connection, actor: Actor) -> dict[str, Any]:
     if row is None:
         raise not_found("User")
     memberships = await conn.fetch(
-        "SELECT org_id, zone_id, role::text FROM memberships WHERE user_id = $1 ORDER BY created_at",
+        "SELECT org_id, zone_id, role::text FROM memberships "
+        "WHERE user_id = $1 ORDER BY created_at",
         actor.user_id,
     )
     return {**dict(row), "memberships": [dict(m) for m in memberships]}
@@ -43,11 +44,15 @@ async def update_me(
     new_hash = None
     if body.new_password is not None:
         async with ctx.db.acting(actor.user_id) as conn:
-            current = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1",
-                                          actor.user_id)
+            current = await conn.fetchval(
+                "SELECT password_hash FROM users WHERE id = $1", actor.user_id
+            )
         if not await verify_password(current, body.current_password or ""):
-            raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The current password is wrong",
-                              field="current_password")
+            raise DomainError(
+                ErrorCode.INVALID_CREDENTIALS,
+                "The current password is wrong",
+                field="current_password",
+            )
         new_hash = await hash_password(body.new_password)
     async with ctx.db.acting(actor.user_id) as conn:
         if changes:
@@ -59,16 +64,25 @@ async def update_me(
             )
         revoked = []
         if new_hash is not None:
-            await conn.execute("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-                               actor.user_id, new_hash)
+            await conn.execute(
+                "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+                actor.user_id,
+                new_hash,
+            )
             revoked = await conn.fetch(
                 """UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_changed'
                    WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id""",
                 actor.user_id,
                 actor.session_id,
             )
-            await audit.record(conn, "user.password_changed", actor_id=actor.user_id,
-                               target_type="user", target_id=actor.user_id, meta=meta)
+            await audit.record(
+                conn,
+                "user.password_changed",
+                actor_id=actor.user_id,
+                target_type="user",
+                target_id=actor.user_id,
+                meta=meta,
+            )
         profile = await _profile(conn, actor)
     for r in revoked:
         await mark_session_revoked(ctx, r["id"])

@@ -42,7 +42,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._ctx = ctx
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        assert self._ctx is not None, "HubNamespace used before bind()"
+        assert self._ctx is not None, "HubNamespace used before bind()"  # noqa: S101
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
@@ -56,9 +56,11 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.enter_room(sid, user_room(claims.user_id))
 
 
-def _refuse(code: ErrorCode, message: str) -> ConnectionRefusedError:
+def _refuse(code: ErrorCode, message: str) -> Exception:
+    """The client's connect_error carries {"message": ..., "data": {"code": ...}}."""
     metrics.ERRORS.labels("socket", str(code)).inc()
-    return ConnectionRefusedError({"code": str(code), "message": message})
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
+    return refusal
 
 
 def create_server(redis_url: str, channel: str) -> tuple[socketio.AsyncServer, HubNamespace]:
