@@ -5,6 +5,7 @@ Started by import string: `uvicorn api.app:create_app --factory`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,12 +24,22 @@ from api import errors
 from api.endpoint import Endpoint
 from api.middleware import BodySizeLimit
 from api.openapi import build_openapi
-from api.routes import audit, auth, consents, health, links, organizations, users
+from api.routes import (
+    audit,
+    auth,
+    consents,
+    conversations,
+    health,
+    links,
+    messages,
+    organizations,
+    users,
+)
 from hub.errors import DomainError
 from hub.keys import RedisKeys
 from hub.services import close_context, open_context
 from hub.settings import Settings, load_settings
-from hub.sockets.server import SocketBus, create_server
+from hub.sockets.server import SocketBus, create_server, presence_loop
 
 API_PREFIX = "/api/v1"
 ENDPOINTS: list[Endpoint] = [
@@ -38,6 +49,8 @@ ENDPOINTS: list[Endpoint] = [
     *links.ENDPOINTS,
     *consents.ENDPOINTS,
     *audit.ENDPOINTS,
+    *conversations.ENDPOINTS,
+    *messages.ENDPOINTS,
 ]
 
 
@@ -47,17 +60,22 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     channel = RedisKeys(settings.redis_namespace).socketio_channel
-    sio, namespace = create_server(settings.redis_dsn, channel)
+    sio, namespace, manager = create_server(settings, channel)
     openapi = build_openapi(ENDPOINTS, API_PREFIX, "1")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        ctx = await open_context(settings, SocketBus(sio))
+        ctx = await open_context(settings, SocketBus(sio, manager), host_id=manager.host_id)
         app.state.ctx = ctx
+        app.state.bus_manager = manager
         namespace.bind(ctx)
+        manager.start_watchdog()
+        presence = asyncio.create_task(presence_loop(ctx, namespace))
         try:
             yield {}
         finally:
+            presence.cancel()
+            await manager.stop()
             await close_context(ctx)
 
     async def openapi_json(request: Request) -> Response:

@@ -1,7 +1,7 @@
 """How the domain tells connected clients about a change, without knowing Socket.IO.
 
 The hub wires a Socket.IO-backed bus at start-up; workers wire a write-only one that goes
-through Redis; tests may wire a recording one.
+through Redis; tools that change data while nobody listens use NullBus.
 """
 
 from __future__ import annotations
@@ -13,13 +13,47 @@ from uuid import UUID
 class EventBus(Protocol):
     async def to_user(self, user_id: UUID, event: str, data: dict[str, Any]) -> None: ...
 
+    async def to_conversation(
+        self, conversation_id: UUID, event: str, data: dict[str, Any]
+    ) -> None: ...
 
-def user_room(user_id: UUID) -> str:
+    async def join(self, user_id: UUID, conversation_id: UUID) -> None:
+        """Every live socket of the user, on every hub process, enters the conversation."""
+
+    async def leave(self, user_id: UUID, conversation_id: UUID) -> None: ...
+
+    async def disconnect_user(
+        self, user_id: UUID, reason: str, session_id: UUID | None = None
+    ) -> None:
+        """Close the user's live sockets (of one session, if given) on every hub process."""
+
+
+def user_room(user_id: UUID | str) -> str:
     return f"user:{user_id}"
+
+
+def conversation_room(conversation_id: UUID | str) -> str:
+    return f"conv:{conversation_id}"
 
 
 class NullBus:
     """For tools (migrate, seed) that change data while nobody is listening."""
 
     async def to_user(self, user_id: UUID, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def to_conversation(
+        self, conversation_id: UUID, event: str, data: dict[str, Any]
+    ) -> None:
+        return None
+
+    async def join(self, user_id: UUID, conversation_id: UUID) -> None:
+        return None
+
+    async def leave(self, user_id: UUID, conversation_id: UUID) -> None:
+        return None
+
+    async def disconnect_user(
+        self, user_id: UUID, reason: str, session_id: UUID | None = None
+    ) -> None:
         return None

@@ -11,6 +11,7 @@ from hub.bus import EventBus
 from hub.clock import Clock, utc_now
 from hub.db import Database
 from hub.keys import RedisKeys
+from hub.presence.presence import Presence
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
 from hub.tokens import TokenIssuer
@@ -25,6 +26,8 @@ class HubContext:
     tokens: TokenIssuer
     keys: RedisKeys
     rate_limiter: RateLimiter
+    message_limiter: RateLimiter
+    presence: Presence
     clock: Clock = field(default=utc_now)
 
 

@@ -13,6 +13,25 @@ class RedisKeys:
     def revoked_session(self, session_id: str) -> str:
         return f"{self.ns}:revoked-session:{session_id}"
 
+    def presence(self, user_id: str) -> str:
+        return f"{self.ns}:presence:{user_id}"
+
+    def last_seen(self, user_id: str) -> str:
+        return f"{self.ns}:last-seen:{user_id}"
+
+    def host_alive(self, host_id: str) -> str:
+        return f"{self.ns}:host-alive:{host_id}"
+
+    def host_users(self, host_id: str) -> str:
+        return f"{self.ns}:host-users:{host_id}"
+
+    def sweep_lock(self, host_id: str) -> str:
+        return f"{self.ns}:sweep-lock:{host_id}"
+
+    @property
+    def hosts(self) -> str:
+        return f"{self.ns}:hosts"
+
     @property
     def socketio_channel(self) -> str:
         return f"{self.ns}:socketio"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "dreamseed_http_requests_total", "REST requests by route and status", ["route", "status"]
@@ -19,4 +19,10 @@ RATE_LIMITED = Counter(
     "dreamseed_rate_limited_total", "Requests refused by a rate limit", ["scope"]
 )
 LOGINS = Counter("dreamseed_logins_total", "Login attempts by outcome", ["outcome"])
+MESSAGES = Counter("dreamseed_messages_total", "Messages by outcome", ["outcome"])
+SOCKET_EVENTS = Counter(
+    "dreamseed_socket_events_total", "Socket.IO client events by outcome", ["event", "outcome"]
+)
+SOCKETS = Gauge("dreamseed_sockets", "Live Socket.IO connections on this process")
+BUS_REBUILDS = Counter("dreamseed_bus_listener_rebuilds_total", "Deaf bus listeners rebuilt")
 JOBS = Counter("dreamseed_jobs_total", "Background jobs by name and outcome", ["job", "outcome"])

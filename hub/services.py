@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+
 from redis.asyncio import Redis
 
 from hub.bus import EventBus
 from hub.context import HubContext
 from hub.db import Database
 from hub.keys import RedisKeys
+from hub.presence.presence import Presence
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
 from hub.tokens import TokenIssuer
 
 
-async def open_context(settings: Settings, bus: EventBus) -> HubContext:
+async def open_context(settings: Settings, bus: EventBus, host_id: str | None = None) -> HubContext:
     settings.require_runtime()
     db = await Database.connect(
         settings.postgres_dsn,
@@ -22,14 +25,17 @@ async def open_context(settings: Settings, bus: EventBus) -> HubContext:
         max_size=settings.db_pool_max,
     )
     redis = Redis.from_url(settings.redis_dsn)
+    keys = RedisKeys(settings.redis_namespace)
     return HubContext(
         settings=settings,
         db=db,
         redis=redis,
         bus=bus,
         tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_s),
-        keys=RedisKeys(settings.redis_namespace),
+        keys=keys,
         rate_limiter=RateLimiter(redis, settings.rate_limit_per_minute, 60),
+        message_limiter=RateLimiter(redis, settings.message_rate_per_s, 1),
+        presence=Presence(redis, keys, host_id or uuid.uuid4().hex, settings.presence_ttl_s),
     )
 
 

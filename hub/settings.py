@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
     db_pool_min: Annotated[int, Field(ge=1)] = 2
     db_pool_max: Annotated[int, Field(ge=1)] = 10
+    message_rate_per_s: Annotated[int, Field(gt=0)] = 10
+    presence_ttl_s: Annotated[float, Field(gt=0)] = 20
+    typing_ttl_s: Annotated[float, Field(gt=0)] = 5
+    bus_heartbeat_s: Annotated[float, Field(gt=0)] = 2
+    bus_deaf_after_s: Annotated[float, Field(gt=0)] = 10
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
 
     @field_validator("jwt_secret")

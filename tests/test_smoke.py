@@ -14,7 +14,10 @@ async def test_readyz_reports_both_services(hub_server: tuple[str, Any]) -> None
     async with httpx.AsyncClient(base_url=hub_server[0]) as client:
         response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"postgres": True, "redis": True}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"postgres": True, "redis": True, "bus": True},
+    }
 
 
 async def test_me_with_factory_token(api: httpx.AsyncClient, factory: Factory) -> None:

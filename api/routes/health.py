@@ -20,6 +20,8 @@ async def readyz(request: Request) -> Response:
     ctx: HubContext = request.app.state.ctx
     checks = {"postgres": _check(ctx.db.ping()), "redis": _check(ctx.redis.ping())}
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+    # A listener that stopped hearing the bus is not ready, even if Redis answers pings.
+    results["bus"] = request.app.state.bus_manager.listening
     ready = all(results.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": results},

@@ -121,7 +121,7 @@ async def _issue_pair(
 async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
     """Trade a refresh token for a new pair. A token used twice revokes its whole family."""
     now = ctx.clock()
-    reused_session: UUID | None = None
+    reused: tuple[UUID, UUID] | None = None
     async with ctx.db.system() as conn:
         row = await conn.fetchrow(
             """SELECT t.session_id, t.user_id, t.expires_at, t.used_at,
@@ -145,7 +145,7 @@ async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
                 target_id=row["session_id"],
                 meta=meta,
             )
-            reused_session = row["session_id"]
+            reused = (row["user_id"], row["session_id"])
         elif row["expires_at"] <= now or row["session_expires_at"] <= now:
             raise DomainError(ErrorCode.TOKEN_EXPIRED, "The refresh token has expired")
         else:
@@ -158,8 +158,8 @@ async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
                 "UPDATE sessions SET last_used_at = $2 WHERE id = $1", row["session_id"], now
             )
             pair = await _issue_pair(ctx, conn, row["user_id"], row["session_id"], now)
-    if reused_session is not None:
-        await mark_session_revoked(ctx, reused_session)
+    if reused is not None:
+        await mark_session_revoked(ctx, *reused, "refresh_token_reused")
         raise DomainError(
             ErrorCode.TOKEN_REUSED,
             "This refresh token was already used; the session has been signed out everywhere",
@@ -179,7 +179,7 @@ async def logout(ctx: HubContext, actor: Actor, meta: RequestMeta) -> None:
             target_id=actor.session_id,
             meta=meta,
         )
-    await mark_session_revoked(ctx, actor.session_id)
+    await mark_session_revoked(ctx, actor.user_id, actor.session_id, "logout")
 
 
 async def _revoke_session(conn: Connection, session_id: UUID, reason: str, now: datetime) -> None:
@@ -192,10 +192,17 @@ async def _revoke_session(conn: Connection, session_id: UUID, reason: str, now: 
     )
 
 
-async def mark_session_revoked(ctx: HubContext, session_id: UUID) -> None:
-    """Access tokens are stateless; remember the revoked session for as long as one could live."""
+async def mark_session_revoked(
+    ctx: HubContext, user_id: UUID, session_id: UUID, reason: str
+) -> None:
+    """Refuse the session's access tokens from now on and close its sockets everywhere.
+
+    Access tokens are stateless: the revoked session is remembered for as long as one of its
+    tokens could still be valid.
+    """
     ttl = int(ctx.tokens.access_ttl.total_seconds()) + 60
     await ctx.redis.set(ctx.keys.revoked_session(str(session_id)), b"1", ex=ttl)
+    await ctx.bus.disconnect_user(user_id, reason, session_id)
 
 
 async def is_session_revoked(ctx: HubContext, session_id: UUID) -> bool:

@@ -85,5 +85,5 @@ async def update_me(
             )
         profile = await _profile(conn, actor)
     for r in revoked:
-        await mark_session_revoked(ctx, r["id"])
+        await mark_session_revoked(ctx, actor.user_id, r["id"], "password_changed")
     return profile

@@ -1,77 +1,79 @@
-"""The Socket.IO server: authenticates connections and gives each user a room.
-
-Events between hub processes travel through python-socketio's Redis manager. The domain
-never sees this module: it publishes through `SocketBus`, wired at start-up.
-"""
+"""The Socket.IO server of a hub process, its bus for the domain, and its background loops."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from uuid import UUID
 
 import socketio
 
-from hub import metrics
-from hub.accounts.sessions import is_session_revoked
-from hub.bus import user_room
+from hub.bus import conversation_room, user_room
 from hub.context import HubContext
-from hub.errors import DomainError, ErrorCode
+from hub.presence.queries import announce
+from hub.settings import Settings
+from hub.sockets.manager import HubManager
+from hub.sockets.namespace import HubNamespace
 
 logger = logging.getLogger("dreamseed.sockets")
 
 
 class SocketBus:
-    """The domain's EventBus, delivering to a user's room on whichever process holds it."""
+    """The domain's EventBus: rooms on whichever hub process holds the sockets."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, manager: HubManager) -> None:
         self._sio = sio
+        self._manager = manager
 
     async def to_user(self, user_id: UUID, event: str, data: dict[str, Any]) -> None:
         await self._sio.emit(event, data, room=user_room(user_id))
 
+    async def to_conversation(self, conversation_id: UUID, event: str, data: dict[str, Any]) -> None:
+        await self._sio.emit(event, data, room=conversation_room(conversation_id))
 
-class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    """The default namespace. Connecting needs {"token": <access token>} as auth."""
+    async def join(self, user_id: UUID, conversation_id: UUID) -> None:
+        await self._manager.join_user(str(user_id), conversation_room(conversation_id))
 
-    def __init__(self) -> None:
-        super().__init__("/")
-        self._ctx: HubContext | None = None
+    async def leave(self, user_id: UUID, conversation_id: UUID) -> None:
+        await self._manager.leave_user(str(user_id), conversation_room(conversation_id))
 
-    def bind(self, ctx: HubContext) -> None:
-        self._ctx = ctx
-
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        assert self._ctx is not None, "HubNamespace used before bind()"  # noqa: S101
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str) or not token:
-            raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
-        try:
-            claims = self._ctx.tokens.verify_access(token)
-        except DomainError as exc:
-            raise _refuse(exc.code, exc.message) from None
-        if await is_session_revoked(self._ctx, claims.session_id):
-            raise _refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
-        await self.save_session(sid, {"user_id": claims.user_id, "session_id": claims.session_id})
-        await self.enter_room(sid, user_room(claims.user_id))
+    async def disconnect_user(
+        self, user_id: UUID, reason: str, session_id: UUID | None = None
+    ) -> None:
+        await self._manager.disconnect_user(
+            str(user_id), reason, str(session_id) if session_id else None
+        )
 
 
-def _refuse(code: ErrorCode, message: str) -> Exception:
-    """The client's connect_error carries {"message": ..., "data": {"code": ...}}."""
-    metrics.ERRORS.labels("socket", str(code)).inc()
-    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
-    return refusal
-
-
-def create_server(redis_url: str, channel: str) -> tuple[socketio.AsyncServer, HubNamespace]:
-    manager = socketio.AsyncRedisManager(redis_url, channel=channel)
+def create_server(settings: Settings, channel: str) -> tuple[socketio.AsyncServer, HubNamespace, HubManager]:
+    manager = HubManager(settings.redis_dsn, channel, heartbeat_s=settings.bus_heartbeat_s,
+                         deaf_after_s=settings.bus_deaf_after_s)
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins=[],
         transports=["websocket", "polling"],
-        max_http_buffer_size=1_000_000,
+        max_http_buffer_size=settings.max_body_bytes,
     )
     namespace = HubNamespace()
     sio.register_namespace(namespace)
-    return sio, namespace
+    manager.session_of = namespace.session_of
+    return sio, namespace, manager
+
+
+async def presence_loop(ctx: HubContext, namespace: HubNamespace) -> None:
+    """Keep this process's sockets online and sweep processes that died."""
+    interval = ctx.settings.presence_ttl_s / 4
+    while True:
+        try:
+            now_ms = int(ctx.clock().timestamp() * 1000)
+            sockets = {sid: c.actor.user_id for sid, c in namespace.connections.items()}
+            await ctx.presence.refresh(sockets, now_ms)
+            for user_id in await ctx.presence.sweep_dead_hosts(now_ms):
+                await announce(ctx, user_id, online=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("presence loop failed; retrying")
+        await asyncio.sleep(interval)

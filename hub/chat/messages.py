@@ -1,0 +1,238 @@
+"""Sending, editing, deleting, reading history and reporting messages.
+
+A message is committed before anyone hears of it: the seq is taken from the conversation's
+row in the same transaction as the insert (gap-free), and a retry with the same
+client_msg_id returns the stored message instead of storing another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub import metrics
+from hub.accounts import audit
+from hub.chat import policy, profanity, search
+from hub.chat.conversations import my_role
+from hub.chat.rows import MESSAGE_COLUMNS, message_event
+from hub.context import Actor, HubContext
+from hub.db import Connection, fetch_returning
+from hub.errors import DomainError, ErrorCode, forbidden, not_found
+from schema.models.chat import HistoryQuery, SendMessage
+
+_ACK_COLUMNS = "id, seq, created_at, conversation_id"
+
+
+async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
+    """Store and broadcast a message; return its ack {id, seq, created_at}."""
+    await _limit_rate(ctx, actor)
+    try:
+        async with ctx.db.acting(actor.user_id) as conn:
+            stored = await _stored(conn, actor.user_id, body)
+            if stored is not None:
+                return stored
+            event = await _insert(conn, actor, body)
+    except asyncpg.UniqueViolationError:
+        # A concurrent retry of the same client_msg_id committed first.
+        async with ctx.db.acting(actor.user_id) as conn:
+            stored = await _stored(conn, actor.user_id, body)
+        if stored is None:
+            raise
+        return stored
+    metrics.MESSAGES.labels("sent").inc()
+    await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
+    return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
+
+
+async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
+    decision = await ctx.message_limiter.hit(
+        ctx.keys.rate_limit(f"msg:{actor.user_id}"), int(ctx.clock().timestamp() * 1000))
+    if not decision.allowed:
+        metrics.RATE_LIMITED.labels("messages").inc()
+        raise DomainError(ErrorCode.RATE_LIMITED, "Too many messages: at most 10 a second",
+                          retry_after=round(decision.retry_after_s, 3))
+
+
+async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {_ACK_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2",  # noqa: S608
+        user_id, body.client_msg_id,
+    )
+    if row is None:
+        return None
+    if row["conversation_id"] != body.conversation_id:
+        raise DomainError(ErrorCode.CONFLICT,
+                          "This client_msg_id was already used in another conversation",
+                          field="client_msg_id")
+    return {"id": row["id"], "seq": row["seq"], "created_at": row["created_at"]}
+
+
+async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str, Any]:
+    kind, role = await my_role(conn, actor.user_id, body.conversation_id)
+    if not policy.may_post(kind, role):
+        raise forbidden("Only this announcement's admins may post in it")
+    if body.reply_to is not None:
+        target = await conn.fetchval("SELECT conversation_id FROM messages WHERE id = $1",
+                                     body.reply_to)
+        if target != body.conversation_id:
+            raise DomainError(ErrorCode.VALIDATION, "reply_to is not a message of this conversation",
+                              field="reply_to")
+    content = await _moderate(conn, body.conversation_id, body.content)
+    conv = await fetch_returning(
+        conn,
+        """UPDATE conversations
+           SET last_seq = last_seq + 1, change_seq = change_seq + 1, last_message_at = now()
+           WHERE id = $1 RETURNING last_seq, change_seq, zone_id, org_id""",
+        body.conversation_id,
+    )
+    row = await fetch_returning(
+        conn,
+        f"""INSERT INTO messages (conversation_id, zone_id, org_id, seq, change_seq, sender_id,
+                                  client_msg_id, message_type, content, reply_to, ack_required,
+                                  search_tokens)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, array_to_tsvector($12::text[]))
+            RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
+        body.conversation_id, conv["zone_id"], conv["org_id"], conv["last_seq"], conv["change_seq"],
+        actor.user_id, body.client_msg_id, body.message_type, content, body.reply_to,
+        body.ack_required and kind == "announcement", search.tokens(content),
+    )
+    # The sender has read everything up to their own message.
+    await conn.execute(
+        """UPDATE participants SET last_read_seq = $3
+           WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3""",
+        body.conversation_id, actor.user_id, conv["last_seq"],
+    )
+    return message_event(row)
+
+
+async def _moderate(conn: Connection, conversation_id: UUID, content: str) -> str:
+    """Mask or refuse profanity, as the organization chose (mask by default)."""
+    result = profanity.moderate(content)
+    if result.clean:
+        return content
+    mode = await conn.fetchval(
+        """SELECT coalesce(o.settings->>'profanity', 'mask') FROM organizations o
+           JOIN conversations c ON c.org_id = o.id WHERE c.id = $1""",
+        conversation_id,
+    )
+    metrics.MESSAGES.labels(f"profanity_{mode}").inc()
+    if mode == "refuse":
+        raise DomainError(ErrorCode.VALIDATION, "The message contains language this school does "
+                          "not allow", field="content")
+    return content if mode == "off" else result.text
+
+
+async def edit_message(ctx: HubContext, actor: Actor, message_id: UUID, content: str) -> dict[str, Any]:
+    """The sender edits their message; it takes a new place in the change order."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        msg = await _message_for_update(conn, message_id)
+        if msg["sender_id"] != actor.user_id:
+            raise forbidden("Only the sender may edit a message")
+        if msg["deleted_at"] is not None:
+            raise DomainError(ErrorCode.CONFLICT, "A deleted message cannot be edited")
+        await my_role(conn, actor.user_id, msg["conversation_id"])
+        content = await _moderate(conn, msg["conversation_id"], content)
+        change = await _next_change(conn, msg["conversation_id"])
+        row = await fetch_returning(
+            conn,
+            f"""UPDATE messages SET content = $2, edited_at = now(), change_seq = $3,
+                       search_tokens = array_to_tsvector($4::text[])
+                WHERE id = $1 RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
+            message_id, content, change, search.tokens(content),
+        )
+    event = message_event(row)
+    await ctx.bus.to_conversation(msg["conversation_id"], "message.updated", event)
+    return event
+
+
+async def delete_message(ctx: HubContext, actor: Actor, message_id: UUID) -> dict[str, Any]:
+    """The sender or a conversation admin deletes a message: its seq stays, its content goes."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        msg = await _message_for_update(conn, message_id)
+        _, role = await my_role(conn, actor.user_id, msg["conversation_id"])
+        if msg["sender_id"] != actor.user_id and role != "admin":
+            raise forbidden("Only the sender or a conversation admin may delete a message")
+        if msg["deleted_at"] is not None:
+            raise DomainError(ErrorCode.CONFLICT, "This message is already deleted")
+        change = await _next_change(conn, msg["conversation_id"])
+        row = await fetch_returning(
+            conn,
+            f"""UPDATE messages SET deleted_at = now(), change_seq = $2, search_tokens = NULL
+                WHERE id = $1 RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
+            message_id, change,
+        )
+        if role == "admin" and msg["sender_id"] != actor.user_id:
+            await audit.record(conn, "message.delete_by_admin", actor_id=actor.user_id,
+                               target_type="message", target_id=message_id,
+                               zone_id=msg["zone_id"], org_id=msg["org_id"])
+    event = message_event(row)
+    await ctx.bus.to_conversation(msg["conversation_id"], "message.deleted", {
+        k: event[k] for k in ("id", "conversation_id", "seq", "change_seq", "deleted_at")})
+    return event
+
+
+async def _message_for_update(conn: Connection, message_id: UUID) -> Any:
+    row = await conn.fetchrow(
+        """SELECT id, conversation_id, sender_id, deleted_at, zone_id, org_id
+           FROM messages WHERE id = $1 FOR UPDATE""",
+        message_id,
+    )
+    if row is None:
+        raise not_found("Message")
+    return row
+
+
+async def _next_change(conn: Connection, conversation_id: UUID) -> int:
+    change: int = await conn.fetchval(
+        "UPDATE conversations SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
+        conversation_id,
+    )
+    return change
+
+
+async def history(
+    ctx: HubContext, actor: Actor, conversation_id: UUID, q: HistoryQuery
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of messages in seq order. `after` pages forward; otherwise backward from `before`."""
+    forward = q.after is not None and q.before is None
+    async with ctx.db.acting(actor.user_id) as conn:
+        await my_role(conn, actor.user_id, conversation_id)
+        rows = await conn.fetch(
+            f"""SELECT {MESSAGE_COLUMNS} FROM messages
+                WHERE conversation_id = $1
+                  AND ($2::bigint IS NULL OR seq < $2) AND ($3::bigint IS NULL OR seq > $3)
+                  AND ($4::timestamptz IS NULL OR created_at >= $4)
+                  AND ($5::timestamptz IS NULL OR created_at < $5)
+                ORDER BY seq {"ASC" if forward else "DESC"} LIMIT $6""",  # noqa: S608
+            conversation_id, q.before, q.after, q.since, q.until, q.limit + 1,
+        )
+    has_more = len(rows) > q.limit
+    page = [dict(r) for r in rows[: q.limit]]
+    return (page if forward else page[::-1]), has_more
+
+
+async def report_message(ctx: HubContext, actor: Actor, message_id: UUID, reason: str) -> dict[str, Any]:
+    """A participant reports a message to the organization's administrators."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        msg = await conn.fetchrow("SELECT id, zone_id, org_id FROM messages WHERE id = $1",
+                                  message_id)
+        if msg is None:
+            raise not_found("Message")
+        try:
+            async with conn.transaction():
+                report_id = await conn.fetchval(
+                    """INSERT INTO message_reports (message_id, reporter_id, zone_id, org_id, reason)
+                       VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+                    message_id, actor.user_id, msg["zone_id"], msg["org_id"], reason,
+                )
+        except asyncpg.UniqueViolationError:
+            raise DomainError(ErrorCode.CONFLICT, "You already reported this message") from None
+        await audit.record(conn, "message.report", actor_id=actor.user_id, target_type="message",
+                           target_id=message_id, zone_id=msg["zone_id"], org_id=msg["org_id"],
+                           details={"report_id": report_id})
+    return {"id": report_id, "message_id": message_id, "reason": reason,
+            "created_at": ctx.clock()}
+
+

@@ -1,0 +1,96 @@
+"""Catching up after a gap or a reconnect: everything after the client's positions.
+
+The reply comes from PostgreSQL, never from a memory of what was sent: new messages after
+`seq` (a bounded page, with `has_more`), and, when the client gives its `change` position,
+the edits, deletions and membership changes it missed, plus unread counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from hub.chat.rows import MESSAGE_COLUMNS, message_event
+from hub.context import Actor, HubContext
+from schema.models.chat import SyncRequest
+
+
+async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, Any]:
+    positions = body.positions()
+    ids = list(positions)
+    async with ctx.db.acting(actor.user_id) as conn:
+        convs = {
+            r["id"]: r
+            for r in await conn.fetch(
+                """SELECT c.id, c.last_seq, c.change_seq, p.last_read_seq
+                   FROM participants p JOIN conversations c ON c.id = p.conversation_id
+                   WHERE p.user_id = $1 AND p.left_at IS NULL""",
+                actor.user_id,
+            )
+        }
+        wanted = [cid for cid in ids if cid in convs and positions[cid].seq <= convs[cid]["last_seq"]]
+        new_rows = await conn.fetch(
+            f"""SELECT * FROM (
+                    SELECT {MESSAGE_COLUMNS},
+                           row_number() OVER (PARTITION BY conversation_id ORDER BY seq) AS rn
+                    FROM messages m
+                    JOIN unnest($1::uuid[], $2::bigint[]) AS req(cid, after_seq)
+                      ON m.conversation_id = req.cid AND m.seq > req.after_seq
+                ) page WHERE rn <= $3 ORDER BY conversation_id, seq""",  # noqa: S608
+            wanted, [positions[c].seq for c in wanted], body.limit + 1,
+        )
+        with_change = [c for c in wanted if positions[c].change is not None]
+        changed_rows = await conn.fetch(
+            f"""SELECT {MESSAGE_COLUMNS} FROM messages m
+                JOIN unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS req(cid, after_change, upto)
+                  ON m.conversation_id = req.cid AND m.change_seq > req.after_change
+                 AND m.seq <= req.upto
+                ORDER BY conversation_id, change_seq LIMIT 5000""",  # noqa: S608
+            with_change, [positions[c].change for c in with_change],
+            [positions[c].seq for c in with_change],
+        )
+        membership_rows = await conn.fetch(
+            """SELECT e.conversation_id, e.change_seq, e.kind, e.user_id, e.created_at
+               FROM conversation_events e
+               JOIN unnest($1::uuid[], $2::bigint[]) AS req(cid, after_change)
+                 ON e.conversation_id = req.cid AND e.change_seq > req.after_change
+               ORDER BY e.conversation_id, e.change_seq LIMIT 5000""",
+            with_change, [positions[c].change for c in with_change],
+        )
+    return _shape(actor, positions, convs, new_rows, changed_rows, membership_rows, body.limit)
+
+
+def _shape(
+    actor: Actor, positions: dict[UUID, Any], convs: dict[UUID, Any], new_rows: list[Any],
+    changed_rows: list[Any], membership_rows: list[Any], limit: int,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for cid, pos in positions.items():
+        conv = convs.get(cid)
+        if conv is None:
+            result[str(cid)] = {"error": {"code": "not_found",
+                                          "message": "Conversation was not found"}}
+        elif pos.seq > conv["last_seq"]:
+            result[str(cid)] = {"error": {
+                "code": "validation_error", "last_seq": conv["last_seq"],
+                "message": f"seq {pos.seq} is beyond the conversation's last seq {conv['last_seq']}"}}
+        else:
+            result[str(cid)] = {"messages": [], "changes": [], "membership": [],
+                                "has_more": False, **_counters(conv)}
+    for row in new_rows:
+        entry = result[str(row["conversation_id"])]
+        if row["rn"] > limit:
+            entry["has_more"] = True
+        else:
+            entry["messages"].append(message_event({k: row[k] for k in row.keys() if k != "rn"}))
+    for row in changed_rows:
+        result[str(row["conversation_id"])]["changes"].append(message_event(row))
+    for row in membership_rows:
+        result[str(row["conversation_id"])]["membership"].append(message_event(row))
+    others = {str(cid): _counters(conv) for cid, conv in convs.items() if cid not in positions}
+    return {"conversations": result, "others": others}
+
+
+def _counters(conv: Any) -> dict[str, int]:
+    return {"last_seq": conv["last_seq"], "change_seq": conv["change_seq"],
+            "unread_count": max(conv["last_seq"] - conv["last_read_seq"], 0)}

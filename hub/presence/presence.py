@@ -1,0 +1,104 @@
+"""Who is online, kept in Redis with expiring entries so a crashed hub cannot pin anyone online.
+
+Each live socket is a member `{host}:{sid}` of the user's sorted set, scored by the time it
+expires. Hub processes refresh their own sockets' entries and their host heartbeat key every
+few seconds; a host whose heartbeat lapsed is swept by any other host, and its users whose
+last entry expired go offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import cast
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from hub.keys import RedisKeys
+
+
+@dataclass(frozen=True)
+class PresenceState:
+    online: bool
+    last_seen_ms: int | None
+
+
+class Presence:
+    def __init__(self, redis: Redis, keys: RedisKeys, host_id: str, ttl_s: float) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.host_id = host_id
+        self.ttl_ms = int(ttl_s * 1000)
+
+    async def connected(self, user_id: UUID, sid: str, now_ms: int) -> bool:
+        """Record a socket; True when this made the user come online."""
+        key = self._keys.presence(str(user_id))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now_ms)
+            pipe.zcard(key)
+            pipe.zadd(key, {f"{self.host_id}:{sid}": now_ms + self.ttl_ms})
+            pipe.pexpire(key, self.ttl_ms * 2)
+            pipe.sadd(self._keys.host_users(self.host_id), str(user_id))
+            _, before, *_ = await pipe.execute()
+        return int(before) == 0
+
+    async def disconnected(self, user_id: UUID, sid: str, now_ms: int) -> bool:
+        """Forget a socket; True when the user has no live socket left (now offline)."""
+        key = self._keys.presence(str(user_id))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(key, f"{self.host_id}:{sid}")
+            pipe.zremrangebyscore(key, "-inf", now_ms)
+            pipe.zcard(key)
+            *_, left = await pipe.execute()
+        if int(left) == 0:
+            await self._redis.set(self._keys.last_seen(str(user_id)), now_ms)
+            return True
+        return False
+
+    async def refresh(self, sockets: dict[str, UUID], now_ms: int) -> None:
+        """Extend this host's entries and heartbeat; called every few seconds."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid, user_id in sockets.items():
+                key = self._keys.presence(str(user_id))
+                pipe.zadd(key, {f"{self.host_id}:{sid}": now_ms + self.ttl_ms})
+                pipe.pexpire(key, self.ttl_ms * 2)
+            pipe.set(self._keys.host_alive(self.host_id), now_ms, px=self.ttl_ms)
+            pipe.sadd(self._keys.hosts, self.host_id)
+            await pipe.execute()
+
+    async def states(self, user_ids: list[UUID], now_ms: int) -> dict[UUID, PresenceState]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.zcount(self._keys.presence(str(user_id)), now_ms, "+inf")
+                pipe.get(self._keys.last_seen(str(user_id)))
+            replies = await pipe.execute()
+        return {
+            user_id: PresenceState(bool(replies[2 * i]),
+                                   int(replies[2 * i + 1]) if replies[2 * i + 1] else None)
+            for i, user_id in enumerate(user_ids)
+        }
+
+    async def sweep_dead_hosts(self, now_ms: int) -> list[UUID]:
+        """Take over hosts whose heartbeat lapsed; return their users who are now offline."""
+        gone: list[UUID] = []
+        for raw in await _members(self._redis, self._keys.hosts):
+            host = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if host == self.host_id or await self._redis.exists(self._keys.host_alive(host)):
+                continue
+            if not await self._redis.set(self._keys.sweep_lock(host), self.host_id, nx=True, ex=30):
+                continue  # another host is sweeping it
+            for user_raw in await _members(self._redis, self._keys.host_users(host)):
+                user_id = UUID(user_raw.decode() if isinstance(user_raw, bytes) else user_raw)
+                key = self._keys.presence(str(user_id))
+                await self._redis.zremrangebyscore(key, "-inf", now_ms)
+                if await cast("Awaitable[int]", self._redis.zcard(key)) == 0:
+                    await self._redis.set(self._keys.last_seen(str(user_id)), now_ms)
+                    gone.append(user_id)
+            await self._redis.delete(self._keys.host_users(host))
+            await cast("Awaitable[int]", self._redis.srem(self._keys.hosts, host))
+        return gone
+
+
+async def _members(redis: Redis, key: str) -> set[bytes]:
+    return await cast("Awaitable[set[bytes]]", redis.smembers(key))

@@ -1,0 +1,130 @@
+"""Client events of the default namespace: validate, call one domain function, shape the ack.
+
+Every handler answers with an ack: the result, or {"error": {"code", "message", ...}}. A
+handler's failure never reaches the connection or the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from hub import metrics
+from hub.chat import messages, receipts, sync
+from hub.context import Actor, HubContext
+from hub.errors import DomainError, ErrorCode
+from hub.presence.queries import presence_of
+from schema.models.chat import (
+    DeleteMessage,
+    EditMessage,
+    MessageRef,
+    PresenceQuery,
+    ReadReceipt,
+    SendMessage,
+    SyncRequest,
+)
+
+logger = logging.getLogger("dreamseed.sockets")
+Handler = Callable[[HubContext, Actor, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Event:
+    model: type[BaseModel]
+    handler: Handler
+
+
+async def _send(ctx: HubContext, actor: Actor, body: SendMessage) -> Any:
+    return await messages.send_message(ctx, actor, body)
+
+
+async def _edit(ctx: HubContext, actor: Actor, body: EditMessage) -> Any:
+    return await messages.edit_message(ctx, actor, body.message_id, body.content)
+
+
+async def _delete(ctx: HubContext, actor: Actor, body: DeleteMessage) -> Any:
+    return await messages.delete_message(ctx, actor, body.message_id)
+
+
+async def _read(ctx: HubContext, actor: Actor, body: ReadReceipt) -> Any:
+    return await receipts.mark_read(ctx, actor, body)
+
+
+async def _ack(ctx: HubContext, actor: Actor, body: MessageRef) -> Any:
+    return await receipts.acknowledge(ctx, actor, body.message_id)
+
+
+async def _read_status(ctx: HubContext, actor: Actor, body: MessageRef) -> Any:
+    return await receipts.read_status(ctx, actor, body.message_id)
+
+
+async def _sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> Any:
+    return await sync.sync(ctx, actor, body)
+
+
+async def _presence(ctx: HubContext, actor: Actor, body: PresenceQuery) -> Any:
+    return await presence_of(ctx, actor, body.user_ids)
+
+
+EVENTS: dict[str, Event] = {
+    "message.send": Event(SendMessage, _send),
+    "message.edit": Event(EditMessage, _edit),
+    "message.delete": Event(DeleteMessage, _delete),
+    "message.read": Event(ReadReceipt, _read),
+    "message.ack": Event(MessageRef, _ack),
+    "message.read_status": Event(MessageRef, _read_status),
+    "sync": Event(SyncRequest, _sync),
+    "presence.query": Event(PresenceQuery, _presence),
+}
+
+
+async def dispatch(ctx: HubContext, actor: Actor, event: str, data: Any) -> dict[str, Any]:
+    """Run one client event; always return an ack, never raise."""
+    spec = EVENTS.get(event)
+    try:
+        if spec is None:
+            raise DomainError(ErrorCode.VALIDATION, f"Unknown event '{event[:60]}'")
+        try:
+            body = spec.model.model_validate(data)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+        result = await spec.handler(ctx, actor, body)
+        metrics.SOCKET_EVENTS.labels(event, "ok").inc()
+        ack: dict[str, Any] = jsonable(result)
+        return ack
+    except DomainError as exc:
+        metrics.SOCKET_EVENTS.labels(event if spec else "unknown", "refused").inc()
+        metrics.ERRORS.labels("socket", str(exc.code)).inc()
+        return {"error": jsonable(exc.to_dict())}
+    except Exception:
+        logger.exception("socket handler %s failed", event)
+        metrics.SOCKET_EVENTS.labels(event if spec else "unknown", "failed").inc()
+        metrics.ERRORS.labels("socket", str(ErrorCode.INTERNAL)).inc()
+        return {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong"}}
+
+
+def _invalid(exc: ValidationError) -> DomainError:
+    fields = [{"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
+              for e in exc.errors(include_url=False, include_input=False)]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return DomainError(ErrorCode.VALIDATION, f"Invalid payload: {summary}", fields=fields)
+
+
+def jsonable(value: Any) -> Any:
+    """UUIDs and datetimes become strings; containers are walked."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value

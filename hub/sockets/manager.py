@@ -1,0 +1,137 @@
+"""python-socketio's Redis manager, plus what a hub needs from the bus beside emits.
+
+* Control messages (make a user's sockets join or leave a room, disconnect a user) travel on
+  the same channel as emits, so each process applies them in the order they were sent.
+* Each process sends itself a heartbeat through the channel. If it stops arriving, the
+  listener is deaf (Redis dropped the subscriber, a reconnect failed to resubscribe): the
+  process reports not-ready and rebuilds the listener.
+
+Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_connect`, `thread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+
+from hub import metrics
+from hub.bus import user_room
+
+logger = logging.getLogger("dreamseed.bus")
+CONTROL_PREFIX = b"\x00dsctl:"
+
+
+class HubManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    def __init__(self, url: str, channel: str, heartbeat_s: float, deaf_after_s: float) -> None:
+        super().__init__(url, channel=channel)
+        self._url = url
+        self.heartbeat_s = heartbeat_s
+        self.deaf_after_s = deaf_after_s
+        self.last_heartbeat = time.monotonic()
+        self.rebuilds = 0
+        self._control_redis: Redis | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        # Set by the namespace: which session a local socket belongs to.
+        self.session_of: Callable[[str], str | None] = lambda sid: None
+
+    # -- health ---------------------------------------------------------------------------
+    @property
+    def listening(self) -> bool:
+        return time.monotonic() - self.last_heartbeat < self.deaf_after_s
+
+    def start_watchdog(self) -> None:
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._control_redis is not None:
+            await self._control_redis.aclose()
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.publish_control({"type": "heartbeat", "host": self.host_id})
+                if not self.listening:
+                    await self._rebuild_listener()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("bus watchdog failed; retrying")
+            await asyncio.sleep(self.heartbeat_s)
+
+    async def _rebuild_listener(self) -> None:
+        logger.error("no heartbeat through the bus for %.1f s: rebuilding the listener",
+                     time.monotonic() - self.last_heartbeat)
+        metrics.BUS_REBUILDS.inc()
+        self.rebuilds += 1
+        listener: asyncio.Task[None] | None = getattr(self, "thread", None)
+        if listener is not None:
+            listener.cancel()
+        self.connected = False
+        self._redis_connect()
+        self.thread = self.server.start_background_task(self._thread)
+        self.last_heartbeat = time.monotonic()  # give the new listener a full window
+
+    # -- control messages -----------------------------------------------------------------
+    async def publish_control(self, payload: dict[str, Any]) -> None:
+        if self._control_redis is None:
+            self._control_redis = Redis.from_url(self._url)
+        await self._control_redis.publish(
+            self.channel, CONTROL_PREFIX + json.dumps({**payload, "origin": self.host_id}).encode())
+
+    async def join_user(self, user_id: str, room: str) -> None:
+        await self._apply({"type": "join", "user": user_id, "room": room})
+        await self.publish_control({"type": "join", "user": user_id, "room": room})
+
+    async def leave_user(self, user_id: str, room: str) -> None:
+        await self._apply({"type": "leave", "user": user_id, "room": room})
+        await self.publish_control({"type": "leave", "user": user_id, "room": room})
+
+    async def disconnect_user(self, user_id: str, reason: str, session_id: str | None) -> None:
+        payload = {"type": "disconnect", "user": user_id, "reason": reason, "session": session_id}
+        await self._apply(payload)
+        await self.publish_control(payload)
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        async for message in super()._listen():
+            if isinstance(message, bytes) and message.startswith(CONTROL_PREFIX):
+                await self._on_control(message[len(CONTROL_PREFIX):])
+                continue
+            yield message
+
+    async def _on_control(self, raw: bytes) -> None:
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            logger.warning("malformed control message dropped")
+            return
+        if payload.get("type") == "heartbeat":
+            if payload.get("host") == self.host_id:
+                self.last_heartbeat = time.monotonic()
+            return
+        if payload.get("origin") != self.host_id:  # our own were applied when sent
+            await self._apply(payload)
+
+    async def _apply(self, payload: dict[str, Any]) -> None:
+        """Act on this process's sockets of the user named in a control message."""
+        sids = [sid for sid, _ in self.get_participants("/", user_room(payload["user"]))]
+        for sid in sids:
+            if payload["type"] == "join":
+                self.basic_enter_room(sid, "/", payload["room"])
+            elif payload["type"] == "leave":
+                self.basic_leave_room(sid, "/", payload["room"])
+            elif payload["type"] == "disconnect":
+                session = payload.get("session")
+                if session is not None and self.session_of(sid) != session:
+                    continue
+                await self.server.emit("session.closed", {"reason": payload["reason"]}, to=sid)
+                await self.server.disconnect(sid, ignore_queue=True)
+

@@ -1,0 +1,171 @@
+"""The default namespace: who a connection is, which rooms it is in, and its client events.
+
+Connecting needs {"token": <access token>} as auth. A connection joins its user's room and
+a room per conversation; its token must be renewed with `auth.refresh` before it expires,
+or the hub says `auth.expired` and closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+
+import socketio
+
+from hub import metrics
+from hub.accounts.sessions import is_session_revoked
+from hub.bus import conversation_room, user_room
+from hub.context import Actor, HubContext
+from hub.errors import DomainError, ErrorCode
+from hub.presence.queries import announce
+from hub.sockets.handlers import dispatch, jsonable
+from hub.sockets.typing_relay import TypingRelay
+from schema.models.chat import AuthRefresh, Typing
+
+logger = logging.getLogger("dreamseed.sockets")
+
+
+@dataclass
+class Connection:
+    actor: Actor
+    expiry: asyncio.TimerHandle | None = None
+    rooms: set[str] = field(default_factory=set)
+
+
+class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__("/")
+        self._ctx: HubContext | None = None
+        self.connections: dict[str, Connection] = {}
+        self.typing: TypingRelay | None = None
+
+    def bind(self, ctx: HubContext) -> None:
+        self._ctx = ctx
+        self.typing = TypingRelay(self, ctx.settings.typing_ttl_s)
+
+    def session_of(self, sid: str) -> str | None:
+        conn = self.connections.get(sid)
+        return str(conn.actor.session_id) if conn else None
+
+    @property
+    def ctx(self) -> HubContext:
+        assert self._ctx is not None, "HubNamespace used before bind()"  # noqa: S101
+        return self._ctx
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
+        try:
+            claims = self.ctx.tokens.verify_access(token)
+        except DomainError as exc:
+            raise _refuse(exc.code, exc.message) from None
+        if await is_session_revoked(self.ctx, claims.session_id):
+            raise _refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        actor = Actor(claims.user_id, claims.session_id)
+        conn = Connection(actor)
+        self.connections[sid] = conn
+        await self.enter_room(sid, user_room(actor.user_id))
+        async with self.ctx.db.acting(actor.user_id) as db:
+            rows = await db.fetch(
+                "SELECT conversation_id FROM participants WHERE user_id = $1 AND left_at IS NULL",
+                actor.user_id)
+        for row in rows:
+            await self.enter_room(sid, conversation_room(row["conversation_id"]))
+        self._schedule_expiry(sid, claims.expires_at.timestamp())
+        metrics.SOCKETS.inc()
+        if await self.ctx.presence.connected(actor.user_id, sid, self._now_ms()):
+            await announce(self.ctx, actor.user_id, online=True)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self.connections.pop(sid, None)
+        if conn is None:
+            return
+        metrics.SOCKETS.dec()
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+        if self.typing is not None:
+            await self.typing.forget(sid, conn.actor.user_id)
+        try:
+            if await self.ctx.presence.disconnected(conn.actor.user_id, sid, self._now_ms()):
+                await announce(self.ctx, conn.actor.user_id, online=False)
+        except Exception:
+            logger.exception("presence update on disconnect failed")
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid, data = args[0], (args[1] if len(args) > 1 else None)
+        conn = self.connections.get(sid)
+        if conn is None:
+            return {"error": {"code": "unauthenticated", "message": "Not connected"}}
+        if event == "message.typing":
+            return await self._typing(sid, conn, data)
+        if event == "auth.refresh":
+            return await self._refresh(sid, conn, data)
+        return await dispatch(self.ctx, conn.actor, event, data)
+
+    async def _typing(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        try:
+            body = Typing.model_validate(data)
+        except Exception:
+            metrics.ERRORS.labels("socket", str(ErrorCode.VALIDATION)).inc()
+            return {"error": {"code": "validation_error",
+                              "message": "Expected {conversation_id, typing}"}}
+        room = conversation_room(body.conversation_id)
+        if room not in self.rooms(sid):
+            metrics.ERRORS.labels("socket", str(ErrorCode.NOT_FOUND)).inc()
+            return {"error": {"code": "not_found", "message": "Conversation was not found"}}
+        assert self.typing is not None  # noqa: S101
+        await self.typing.update(sid, conn.actor.user_id, body.conversation_id, body.typing)
+        return {"ok": True}
+
+    async def _refresh(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
+        """Renew a long-lived connection's authorisation with a fresh access token."""
+        try:
+            body = AuthRefresh.model_validate(data)
+            claims = self.ctx.tokens.verify_access(body.access_token)
+            if claims.user_id != conn.actor.user_id:
+                raise DomainError(ErrorCode.FORBIDDEN, "The token belongs to another user")
+            if await is_session_revoked(self.ctx, claims.session_id):
+                raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        except DomainError as exc:
+            metrics.ERRORS.labels("socket", str(exc.code)).inc()
+            return {"error": jsonable(exc.to_dict())}
+        except Exception:
+            metrics.ERRORS.labels("socket", str(ErrorCode.VALIDATION)).inc()
+            return {"error": {"code": "validation_error", "message": "Expected {access_token}"}}
+        conn.actor = Actor(claims.user_id, claims.session_id)
+        self._schedule_expiry(sid, claims.expires_at.timestamp())
+        return {"ok": True, "expires_at": claims.expires_at.isoformat()}
+
+    def _schedule_expiry(self, sid: str, expires_at: float) -> None:
+        conn = self.connections[sid]
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, expires_at - self.ctx.clock().timestamp())
+        conn.expiry = loop.call_later(delay, lambda: loop.create_task(self._expire(sid)))
+
+    async def _expire(self, sid: str) -> None:
+        if sid not in self.connections:
+            return
+        metrics.ERRORS.labels("socket", str(ErrorCode.TOKEN_EXPIRED)).inc()
+        await self.emit("auth.expired", {"code": "token_expired",
+                                         "message": "The access token expired; reconnect"}, to=sid)
+        await self.disconnect(sid)
+
+    def _now_ms(self) -> int:
+        return int(self.ctx.clock().timestamp() * 1000)
+
+
+def _refuse(code: ErrorCode, message: str) -> Exception:
+    """The client's connect_error carries {"message": ..., "data": {"code": ...}}."""
+    metrics.ERRORS.labels("socket", str(code)).inc()
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
+    return refusal
+
+
