@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +25,8 @@ from hub.embedded import EmbeddedServices
 from hub.settings import Settings
 from hub.tokens import TokenIssuer
 from schema.migrate import migrate
-from tests.support import Factory, FrozenClock
+from tests.sockets import Client
+from tests.support import Factory, FrozenClock, User
 
 _KEEP_TABLES = ("schema_migrations", "zones")
 
@@ -76,6 +77,10 @@ def settings(database_url: str, servers: tuple[str, str]) -> Settings:
         db_pool_min=1,
         db_pool_max=8,
         log_level="warning",
+        typing_ttl_s=0.5,
+        presence_ttl_s=2,
+        bus_heartbeat_s=0.2,
+        bus_deaf_after_s=1.5,
     )
 
 
@@ -150,6 +155,23 @@ def clock(hub_ctx: HubContext) -> Iterator[FrozenClock]:
 async def api(hub_server: tuple[str, Any], clean: None) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=hub_server[0] + "/api/v1", timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+async def connect(
+    hub_server: tuple[str, Any], clean: None
+) -> AsyncIterator[Callable[[User], Awaitable[Client]]]:
+    """Open real Socket.IO clients to the in-process hub; all are closed after the test."""
+    clients: list[Client] = []
+
+    async def open_client(user: User) -> Client:
+        client = Client()
+        clients.append(client)
+        return await client.connect(hub_server[0], user.token)
+
+    yield open_client
+    for client in clients:
+        await client.close()
 
 
 @pytest.fixture

@@ -116,6 +116,34 @@ class Factory:
             await conn.close()
         return User(user_id, email, session_id, self.tokens.issue_access(user_id, session_id, now))
 
+    async def conversation(
+        self, kind: str, org: Org, admins: list[User], members: list[User], title: str = "Room"
+    ) -> UUID:
+        """A conversation made straight in the database (REST creation is tested elsewhere)."""
+        conn = await self._conn()
+        try:
+            key = None
+            if kind == "direct":
+                key = ":".join(sorted(str(u.id) for u in admins + members))
+            conversation_id: UUID = await conn.fetchval(
+                """INSERT INTO conversations (zone_id, org_id, kind, title, direct_key)
+                   VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+                org.zone_id,
+                org.id,
+                kind,
+                None if kind == "direct" else title,
+                key,
+            )
+            await conn.executemany(
+                """INSERT INTO participants (conversation_id, user_id, zone_id, org_id, role)
+                   VALUES ($1, $2, $3, $4, $5)""",
+                [(conversation_id, u.id, org.zone_id, org.id, "admin") for u in admins]
+                + [(conversation_id, u.id, org.zone_id, org.id, "member") for u in members],
+            )
+            return conversation_id
+        finally:
+            await conn.close()
+
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await self._conn()
         try:
@@ -164,3 +192,17 @@ class FrozenClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def start_socket_manager(app: Any) -> None:
+    """Start the Socket.IO Redis manager's listener now, as a client connect would.
+
+    Work-around for a leak in the hub: python-socketio starts the manager on the first socket
+    connection, and an emit before that opens a publish client that the listener then
+    replaces without closing. Its garbage-collected socket fails a later test (warnings are
+    errors). Drop this once api/app.py starts the manager in the lifespan.
+    """
+    sio = app.other_asgi_app.state.sio
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        sio.manager.initialize()

@@ -6,13 +6,37 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    Strict,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from schema.models.common import Request, Response, ShortText
 
 MAX_MESSAGE_CHARS = 4000
-ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")]
-MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Strict: bytes (a binary Socket.IO attachment) are refused, not decoded into text.
+ClientMsgId = Annotated[
+    str, Strict(), StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")
+]
+MessageText = Annotated[
+    str,
+    Strict(),
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
+    AfterValidator(_no_nul),
+]
 MessageType = Literal["text", "image", "file", "voice"]
 ConversationKind = Literal["direct", "group", "announcement"]
 ParticipantRole = Literal["admin", "member", "observer"]
