@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         app.state.ctx = ctx
         app.state.bus_manager = manager
         namespace.bind(ctx)
-        manager.start_watchdog()
+        manager.start(sio)
         presence = asyncio.create_task(presence_loop(ctx, namespace))
         try:
             yield {}

@@ -35,7 +35,8 @@ async def create_conversation(
             raise not_found("Organization")
         if not policy.may_create_group(roles, body.org_id):
             raise forbidden("Only teachers and administrators open group conversations")
-        members = await _org_members(conn, body.org_id, set(body.member_ids) - {actor.user_id})
+        members = await _org_members(conn, body.org_id, set(body.member_ids) - {actor.user_id},
+                                      "member_ids")
         await conn.execute(
             """INSERT INTO conversations (id, zone_id, org_id, kind, title, created_by)
                VALUES ($1, $2, $3, $4, $5, $6)""",
@@ -57,7 +58,9 @@ async def create_conversation(
     return result
 
 
-async def _org_members(conn: Connection, org_id: UUID, user_ids: set[UUID]) -> list[UUID]:
+async def _org_members(
+    conn: Connection, org_id: UUID, user_ids: set[UUID], field: str
+) -> list[UUID]:
     if not user_ids:
         return []
     rows = await conn.fetch(
@@ -68,7 +71,7 @@ async def _org_members(conn: Connection, org_id: UUID, user_ids: set[UUID]) -> l
     if missing := user_ids - found:
         raise DomainError(ErrorCode.VALIDATION,
                           f"{len(missing)} user(s) are not members of this organization",
-                          field="member_ids", user_ids=sorted(str(m) for m in missing))
+                          field=field, user_ids=sorted(str(m) for m in missing))
     return sorted(found)
 
 
@@ -103,17 +106,27 @@ async def _open_direct(ctx: HubContext, actor: Actor, other_id: UUID) -> dict[st
                        VALUES ($1, $2, $3, $4, 'member')""",
                     [(conversation_id, u, zone_id, org_id) for u in (actor.user_id, other_id)],
                 )
+        returned: list[int] = []
         if not created:
             conversation_id = existing
-            # Re-opening after leaving brings the caller back.
-            await conn.execute(
-                """UPDATE participants SET left_at = NULL
-                   WHERE conversation_id = $1 AND user_id = $2""", conversation_id, actor.user_id)
+            # Re-opening after leaving brings the caller back, as a membership change.
+            conv = await conn.fetchrow(
+                """UPDATE participants SET left_at = NULL, joined_at = now()
+                   WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NOT NULL
+                   RETURNING zone_id, org_id""", conversation_id, actor.user_id)
+            if conv is not None:
+                returned = await _record_membership(conn, conversation_id, conv, "member_added",
+                                                    [actor.user_id], actor.user_id)
     async with ctx.db.acting(actor.user_id) as conn:
         result = await _conversation_row(conn, actor.user_id, conversation_id)
     if created:
         for member in (actor.user_id, other_id):
             await ctx.bus.join(member, conversation_id)
+    elif returned:
+        await ctx.bus.join(actor.user_id, conversation_id)
+        await ctx.bus.to_conversation(conversation_id, "conversation.member_added", {
+            "conversation_id": str(conversation_id), "user_id": str(actor.user_id),
+            "change_seq": returned[0], "role": "member"})
     return result
 
 
@@ -191,7 +204,7 @@ async def add_participants(
         conv = await conn.fetchrow("SELECT zone_id, org_id FROM conversations WHERE id = $1",
                                    conversation_id)
         assert conv is not None  # noqa: S101 - my_role found it
-        members = await _org_members(conn, conv["org_id"], set(user_ids))
+        members = await _org_members(conn, conv["org_id"], set(user_ids), "user_ids")
         added = await conn.fetch(
             """INSERT INTO participants (conversation_id, user_id, zone_id, org_id, role)
                SELECT $1, u, $2, $3, $4 FROM unnest($5::uuid[]) AS u

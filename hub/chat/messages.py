@@ -51,7 +51,8 @@ async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
         ctx.keys.rate_limit(f"msg:{actor.user_id}"), int(ctx.clock().timestamp() * 1000))
     if not decision.allowed:
         metrics.RATE_LIMITED.labels("messages").inc()
-        raise DomainError(ErrorCode.RATE_LIMITED, "Too many messages: at most 10 a second",
+        raise DomainError(ErrorCode.RATE_LIMITED,
+                          f"Too many messages: at most {ctx.message_limiter.limit} a second",
                           retry_after=round(decision.retry_after_s, 3))
 
 

@@ -19,7 +19,8 @@ from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 
 _HANGUL = r"\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
-_TOKEN = re.compile(rf"[{_HANGUL}]+|[^\W_]+", re.UNICODE)
+# Hangul runs and other words are split apart even where glued together ("SAT시험").
+_TOKEN = re.compile(rf"[{_HANGUL}]+|[^\W_{_HANGUL}]+", re.UNICODE)
 _IS_HANGUL = re.compile(rf"[{_HANGUL}]")
 MAX_TOKENS = 2000
 # MESSAGE_COLUMNS, qualified for a join with conversations.

@@ -40,6 +40,9 @@ class Presence:
             pipe.zadd(key, {f"{self.host_id}:{sid}": now_ms + self.ttl_ms})
             pipe.pexpire(key, self.ttl_ms * 2)
             pipe.sadd(self._keys.host_users(self.host_id), str(user_id))
+            # Registered here too, not only on refresh: a host that dies before its first
+            # refresh must still be found and swept.
+            pipe.sadd(self._keys.hosts, self.host_id)
             _, before, *_ = await pipe.execute()
         return int(before) == 0
 
@@ -91,6 +94,11 @@ class Presence:
             for user_raw in await _members(self._redis, self._keys.host_users(host)):
                 user_id = UUID(user_raw.decode() if isinstance(user_raw, bytes) else user_raw)
                 key = self._keys.presence(str(user_id))
+                # The dead host's sockets are gone whatever their scores say.
+                dead = [m for m in await self._redis.zrange(key, 0, -1)
+                        if m.startswith(f"{host}:".encode())]
+                if dead:
+                    await self._redis.zrem(key, *dead)
                 await self._redis.zremrangebyscore(key, "-inf", now_ms)
                 if await cast("Awaitable[int]", self._redis.zcard(key)) == 0:
                     await self._redis.set(self._keys.last_seen(str(user_id)), now_ms)

@@ -12,6 +12,7 @@ Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_conne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -46,14 +47,49 @@ class HubManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     def listening(self) -> bool:
         return time.monotonic() - self.last_heartbeat < self.deaf_after_s
 
+    def start(self, sio: socketio.AsyncServer) -> None:
+        """Listen from start-up (python-socketio waits for the first connection)."""
+        if not sio.manager_initialized:
+            sio.manager_initialized = True
+            self.initialize()
+        self.last_heartbeat = time.monotonic()
+        self.start_watchdog()
+
     def start_watchdog(self) -> None:
         self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        await self._close_listener(also_publisher=True)
         if self._control_redis is not None:
             await self._control_redis.aclose()
+
+    async def _close_listener(self, *, also_publisher: bool = False) -> None:
+        listener: asyncio.Task[None] | None = getattr(self, "thread", None)
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(BaseException):
+                await listener
+        for resource in (self.pubsub, self.redis if also_publisher else None):
+            if resource is not None:
+                with contextlib.suppress(Exception):
+                    await resource.aclose()
+
+    def _redis_connect(self) -> None:
+        """Keep one client for publishing; give the listener a fresh pub/sub connection.
+
+        The stock version replaces the shared client on every listener (re)connect, leaving
+        the old pool's connections open until garbage collection.
+        """
+        if self.redis is None:
+            super()._redis_connect()
+            return
+        old = self.pubsub
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.aclose())
 
     async def _watch(self) -> None:
         while True:
@@ -72,11 +108,7 @@ class HubManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                      time.monotonic() - self.last_heartbeat)
         metrics.BUS_REBUILDS.inc()
         self.rebuilds += 1
-        listener: asyncio.Task[None] | None = getattr(self, "thread", None)
-        if listener is not None:
-            listener.cancel()
-        self.connected = False
-        self._redis_connect()
+        await self._close_listener()
         self.thread = self.server.start_background_task(self._thread)
         self.last_heartbeat = time.monotonic()  # give the new listener a full window
 

@@ -1,0 +1,83 @@
+"""Hub processes for multi-node tests: real uvicorn subprocesses sharing PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hub.settings import Settings
+
+
+@dataclass
+class HubProcess:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess]:
+    """Start `count` hub processes on the test database and Redis namespace; wait until ready."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.postgres_dsn,
+        "REDIS_URL": settings.redis_dsn,
+        "JWT_SECRET": settings.jwt_secret,
+        "REDIS_NAMESPACE": settings.redis_namespace,
+        "PRESENCE_TTL_S": str(settings.presence_ttl_s),
+        "BUS_HEARTBEAT_S": str(settings.bus_heartbeat_s),
+        "BUS_DEAF_AFTER_S": str(settings.bus_deaf_after_s),
+        "LOG_LEVEL": "warning",
+    }
+    hubs = []
+    for i in range(count):
+        port, log = _free_port(), log_dir / f"hub-{i}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+        hubs.append(HubProcess(f"http://127.0.0.1:{port}", proc, log))
+    for hub in hubs:
+        _wait_ready(hub)
+    return hubs
+
+
+def _wait_ready(hub: HubProcess) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if hub.proc.poll() is not None:
+            raise AssertionError(f"hub exited:\n{hub.log.read_text()}")
+        try:
+            if httpx.get(f"{hub.url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"hub not ready in 30 s:\n{hub.log.read_text()}")
