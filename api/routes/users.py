@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.endpoint import Call, endpoint
-from hub.accounts import users
-from schema.models.accounts import UpdateMeRequest, UserOut
+from hub.accounts import erasure, users
+from schema.models.accounts import EraseAccountRequest, UpdateMeRequest, UserOut
 
 
 @endpoint("GET", "/users/me", summary="My profile and memberships", response=UserOut, tag="users")
@@ -26,4 +26,10 @@ async def update_me(call: Call) -> dict[str, Any]:
     return await users.update_me(call.ctx, call.user, call.body, call.meta)
 
 
-ENDPOINTS = [me, update_me]
+@endpoint("DELETE", "/users/me", summary="Leave the platform: erase my account and messages",
+          body=EraseAccountRequest, tag="users")
+async def erase_me(call: Call) -> None:
+    await erasure.erase_account(call.ctx, call.user, call.body.password, call.meta)
+
+
+ENDPOINTS = [me, update_me, erase_me]

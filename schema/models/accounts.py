@@ -91,6 +91,11 @@ class UpdateMeRequest(Request):
         return self
 
 
+class EraseAccountRequest(Request):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    confirm: Literal["erase my account"]
+
+
 class ZoneOut(Response):
     id: UUID
     slug: str
