@@ -194,15 +194,96 @@ class FrozenClock:
         self.now += timedelta(**delta)
 
 
-def start_socket_manager(app: Any) -> None:
-    """Start the Socket.IO Redis manager's listener now, as a client connect would.
+# --- the messenger over REST -----------------------------------------------------------------
 
-    Work-around for a leak in the hub: python-socketio starts the manager on the first socket
-    connection, and an emit before that opens a publish client that the listener then
-    replaces without closing. Its garbage-collected socket fails a later test (warnings are
-    errors). Drop this once api/app.py starts the manager in the lifespan.
-    """
-    sio = app.other_asgi_app.state.sio
-    if not sio.manager_initialized:
-        sio.manager_initialized = True
-        sio.manager.initialize()
+
+def cmid() -> str:
+    """A fresh client_msg_id."""
+    return f"c-{secrets.token_hex(6)}"
+
+
+async def open_direct(api: httpx.AsyncClient, user: User, other: User) -> httpx.Response:
+    return await api.post(
+        "/conversations",
+        json={"kind": "direct", "member_ids": [str(other.id)]},
+        headers=user.headers,
+    )
+
+
+async def create_room(
+    api: httpx.AsyncClient,
+    admin: User,
+    org: Org,
+    members: list[User],
+    kind: str = "group",
+    title: str = "Class 3-2",
+) -> dict[str, Any]:
+    response = await api.post(
+        "/conversations",
+        json={
+            "kind": kind,
+            "org_id": str(org.id),
+            "title": title,
+            "member_ids": [str(m.id) for m in members],
+        },
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def post(
+    api: httpx.AsyncClient, user: User, conversation_id: str, content: str, **extra: Any
+) -> httpx.Response:
+    return await api.post(
+        f"/conversations/{conversation_id}/messages",
+        json={"client_msg_id": extra.pop("client_msg_id", cmid()), "content": content, **extra},
+        headers=user.headers,
+    )
+
+
+async def send(
+    api: httpx.AsyncClient, user: User, conversation_id: str, content: str, **extra: Any
+) -> dict[str, Any]:
+    response = await post(api, user, conversation_id, content, **extra)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def history(
+    api: httpx.AsyncClient, user: User, conversation_id: str, **params: Any
+) -> dict[str, Any]:
+    response = await api.get(
+        f"/conversations/{conversation_id}/messages", params=params, headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def listing(api: httpx.AsyncClient, user: User) -> list[dict[str, Any]]:
+    response = await api.get("/conversations", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+@dataclass
+class Classroom:
+    """A teacher's conversation (group or announcement) with students of one organization."""
+
+    org: Org
+    teacher: User
+    students: list[User]
+    room: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.room["id"])
+
+
+async def classroom(
+    api: httpx.AsyncClient, factory: Factory, students: int = 2, kind: str = "group"
+) -> Classroom:
+    org = await factory.org()
+    teacher = await factory.user("teacher", org)
+    kids = [await factory.user("student", org) for _ in range(students)]
+    return Classroom(org, teacher, kids, await create_room(api, teacher, org, kids, kind))

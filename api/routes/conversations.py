@@ -8,8 +8,8 @@ from api.endpoint import Call, endpoint
 from hub.chat import conversations as convs
 from hub.chat import messages, receipts
 from schema.models.chat import (
-    AddParticipants,
     Added,
+    AddParticipants,
     ConversationList,
     ConversationOut,
     CreateConversation,

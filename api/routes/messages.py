@@ -56,7 +56,8 @@ async def acknowledge(call: Call) -> dict[str, Any]:
           query=SearchQuery, response=SearchResults, tag=TAG)
 async def find(call: Call) -> dict[str, Any]:
     q: SearchQuery = call.query
-    items = await search.search_messages(call.ctx, call.user, q.q, conversation_id=q.conversation_id,
+    items = await search.search_messages(call.ctx, call.user, q.q,
+                                         conversation_id=q.conversation_id,
                                          limit=q.limit, before=q.before)
     return {"items": items}
 

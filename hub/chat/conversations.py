@@ -130,7 +130,9 @@ async def _open_direct(ctx: HubContext, actor: Actor, other_id: UUID) -> dict[st
     return result
 
 
-async def _conversation_row(conn: Connection, user_id: UUID, conversation_id: UUID) -> dict[str, Any]:
+async def _conversation_row(
+    conn: Connection, user_id: UUID, conversation_id: UUID
+) -> dict[str, Any]:
     row = await conn.fetchrow(
         f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c
             JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1

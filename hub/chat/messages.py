@@ -78,7 +78,8 @@ async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str
         target = await conn.fetchval("SELECT conversation_id FROM messages WHERE id = $1",
                                      body.reply_to)
         if target != body.conversation_id:
-            raise DomainError(ErrorCode.VALIDATION, "reply_to is not a message of this conversation",
+            raise DomainError(ErrorCode.VALIDATION,
+                              "reply_to is not a message of this conversation",
                               field="reply_to")
     content = await _moderate(conn, body.conversation_id, body.content)
     conv = await fetch_returning(
@@ -125,7 +126,9 @@ async def _moderate(conn: Connection, conversation_id: UUID, content: str) -> st
     return content if mode == "off" else result.text
 
 
-async def edit_message(ctx: HubContext, actor: Actor, message_id: UUID, content: str) -> dict[str, Any]:
+async def edit_message(
+    ctx: HubContext, actor: Actor, message_id: UUID, content: str
+) -> dict[str, Any]:
     """The sender edits their message; it takes a new place in the change order."""
     async with ctx.db.acting(actor.user_id) as conn:
         msg = await _message_for_update(conn, message_id)
@@ -214,7 +217,9 @@ async def history(
     return (page if forward else page[::-1]), has_more
 
 
-async def report_message(ctx: HubContext, actor: Actor, message_id: UUID, reason: str) -> dict[str, Any]:
+async def report_message(
+    ctx: HubContext, actor: Actor, message_id: UUID, reason: str
+) -> dict[str, Any]:
     """A participant reports a message to the organization's administrators."""
     async with ctx.db.acting(actor.user_id) as conn:
         msg = await conn.fetchrow("SELECT id, zone_id, org_id FROM messages WHERE id = $1",
@@ -224,7 +229,8 @@ async def report_message(ctx: HubContext, actor: Actor, message_id: UUID, reason
         try:
             async with conn.transaction():
                 report_id = await conn.fetchval(
-                    """INSERT INTO message_reports (message_id, reporter_id, zone_id, org_id, reason)
+                    """INSERT INTO message_reports
+                           (message_id, reporter_id, zone_id, org_id, reason)
                        VALUES ($1, $2, $3, $4, $5) RETURNING id""",
                     message_id, actor.user_id, msg["zone_id"], msg["org_id"], reason,
                 )

@@ -42,7 +42,8 @@ async def mark_read(ctx: HubContext, actor: Actor, body: ReadReceipt) -> dict[st
         moved = seq > row["last_read_seq"]
         if moved:
             await conn.execute(
-                "UPDATE participants SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2",
+                """UPDATE participants SET last_read_seq = $3
+                   WHERE conversation_id = $1 AND user_id = $2""",
                 conversation_id, actor.user_id, seq,
             )
     event = {"conversation_id": str(conversation_id), "user_id": str(actor.user_id), "seq": seq}

@@ -87,5 +87,5 @@ async def search_messages(
                 ORDER BY m.created_at DESC LIMIT $4""",  # noqa: S608
             tsquery, conversation_id, before, limit,
         )
-    return [{"message": {k: r[k] for k in r.keys() if k != "conversation_title"},
+    return [{"message": {k: v for k, v in r.items() if k != "conversation_title"},
              "conversation_title": r["conversation_title"]} for r in rows]

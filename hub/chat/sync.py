@@ -28,7 +28,9 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
                 actor.user_id,
             )
         }
-        wanted = [cid for cid in ids if cid in convs and positions[cid].seq <= convs[cid]["last_seq"]]
+        wanted = [
+            cid for cid in ids if cid in convs and positions[cid].seq <= convs[cid]["last_seq"]
+        ]
         new_rows = await conn.fetch(
             f"""SELECT * FROM (
                     SELECT {MESSAGE_COLUMNS},
@@ -73,7 +75,8 @@ def _shape(
         elif pos.seq > conv["last_seq"]:
             result[str(cid)] = {"error": {
                 "code": "validation_error", "last_seq": conv["last_seq"],
-                "message": f"seq {pos.seq} is beyond the conversation's last seq {conv['last_seq']}"}}
+                "message": f"seq {pos.seq} is beyond the conversation's last seq "
+                           f"{conv['last_seq']}"}}
         else:
             result[str(cid)] = {"messages": [], "changes": [], "membership": [],
                                 "has_more": False, **_counters(conv)}
@@ -82,7 +85,7 @@ def _shape(
         if row["rn"] > limit:
             entry["has_more"] = True
         else:
-            entry["messages"].append(message_event({k: row[k] for k in row.keys() if k != "rn"}))
+            entry["messages"].append(message_event({k: v for k, v in row.items() if k != "rn"}))
     for row in changed_rows:
         result[str(row["conversation_id"])]["changes"].append(message_event(row))
     for row in membership_rows:

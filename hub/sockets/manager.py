@@ -85,7 +85,7 @@ class HubManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         if self.redis is None:
             super()._redis_connect()
             return
-        old = self.pubsub
+        old: Any = self.pubsub
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
         if old is not None:
