@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import cast
 
 from pydantic import ValidationError
@@ -57,7 +58,9 @@ def error_response(error: DomainError, headers: dict[str, str] | None = None) ->
     metrics.ERRORS.labels("rest", str(error.code)).inc()
     status = STATUS_OF.get(error.code, 400)
     if error.code is ErrorCode.RATE_LIMITED and "retry_after" in error.details:
-        headers = {**(headers or {}), "Retry-After": str(error.details["retry_after"])}
+        # HTTP wants whole seconds; the body keeps the precise figure.
+        wait = max(1, math.ceil(float(error.details["retry_after"])))
+        headers = {**(headers or {}), "Retry-After": str(wait)}
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": error.to_dict()}, status_code=status, headers=headers)

@@ -149,8 +149,9 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # SIGHUP too: a closed terminal must not leave the embedded servers running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     code = 0
     while not stopping:
         dead = [c for c in children if c.poll() is not None]

@@ -19,7 +19,7 @@ if now < allow_at then
   return {0, allow_at - now}
 end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now + 1000))
 return {1, 0}
 """
 

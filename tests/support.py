@@ -160,18 +160,20 @@ class Factory:
 
     async def snapshot(self) -> dict[str, int]:
         """Row counts of every table but the audit log: 'changes nothing' means equal snapshots."""
-        tables = [
-            r["tablename"]
-            for r in await self.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename NOT IN ('audit_log', 'schema_migrations') ORDER BY 1"
-            )
-        ]
-        counts = {}
-        for table in tables:
-            counts[table] = await self.fetchval(f'SELECT count(*) FROM "{table}"')
-        counts["users_updated"] = await self.fetchval("SELECT max(updated_at) FROM users")
-        return counts
+        conn = await self._conn()
+        try:
+            tables = [
+                r["tablename"]
+                for r in await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename NOT IN ('audit_log', 'schema_migrations') ORDER BY 1"
+                )
+            ]
+            counts = {t: await conn.fetchval(f'SELECT count(*) FROM "{t}"') for t in tables}
+            counts["users_updated"] = await conn.fetchval("SELECT max(updated_at) FROM users")
+            return counts
+        finally:
+            await conn.close()
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

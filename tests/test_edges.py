@@ -125,3 +125,20 @@ async def test_openapi_is_built_from_the_request_models(api: httpx.AsyncClient) 
     assert register["additionalProperties"] is False
     assert register["properties"]["password"]["minLength"] == 8
     assert doc["paths"]["/api/v1/users/me"]["get"]["security"] == [{"bearer": []}]
+
+
+async def test_rate_limiter_accepts_limits_that_do_not_divide_a_minute(
+    redis: object, settings: Settings
+) -> None:
+    """A limit like 7 or 1,000,000 a minute works (fractional intervals once broke Redis)."""
+    from redis.asyncio import Redis
+
+    from hub.keys import RedisKeys
+    from hub.ratelimit import RateLimiter
+
+    assert isinstance(redis, Redis)
+    keys = RedisKeys(settings.redis_namespace)
+    for limit in (7, 120_000, 1_000_000):
+        limiter = RateLimiter(redis, limit, 60)
+        decisions = [await limiter.hit(keys.rate_limit(f"odd-{limit}"), 1_000) for _ in range(8)]
+        assert [d.allowed for d in decisions] == ([True] * 7 + [False] if limit == 7 else [True] * 8)

@@ -79,7 +79,7 @@ async def answer_link(
 ) -> dict[str, Any]:
     """The student approves or rejects. Approval makes the parent a parent of the school."""
     now = ctx.clock()
-    expired = False
+    expired: asyncpg.Record | None = None
     async with ctx.db.acting(actor.user_id) as conn:
         link = await conn.fetchrow(
             f"SELECT {_LINK_COLUMNS}, zone_id FROM parent_links WHERE id = $1 FOR UPDATE",  # noqa: S608
@@ -92,8 +92,22 @@ async def answer_link(
         if link["status"] != "pending":
             raise DomainError(ErrorCode.CONFLICT, f"This link request is already {link['status']}")
         if link["expires_at"] <= now:
-            await conn.execute("UPDATE parent_links SET status = 'expired' WHERE id = $1", link_id)
-            expired = True
+            # Closed here rather than by the job: audit it and tell both sides as the job would.
+            expired = await fetch_returning(
+                conn,
+                f"""UPDATE parent_links SET status = 'expired' WHERE id = $1
+                    RETURNING {_LINK_COLUMNS}""",  # noqa: S608
+                link_id,
+            )
+            await audit.record(
+                conn,
+                "parent_link.expired",
+                actor_id=None,
+                target_type="parent_link",
+                target_id=link_id,
+                zone_id=link["zone_id"],
+                org_id=link["org_id"],
+            )
         else:
             status = "approved" if approve else "rejected"
             updated = await fetch_returning(
@@ -122,7 +136,10 @@ async def answer_link(
                 org_id=link["org_id"],
                 meta=meta,
             )
-    if expired:
+    if expired is not None:
+        event = _event(dict(expired))
+        await ctx.bus.to_user(expired["parent_id"], "parent_link.expired", event)
+        await ctx.bus.to_user(expired["student_id"], "parent_link.expired", event)
         raise DomainError(ErrorCode.LINK_EXPIRED, "This link request has expired")
     result = dict(updated)
     await ctx.bus.to_user(result["parent_id"], f"parent_link.{status}", _event(result))

@@ -24,12 +24,17 @@ from redis.asyncio import Redis
 
 from hub import metrics
 from hub.bus import user_room
+from hub.sockets.fanout import LocalFanout
 
 logger = logging.getLogger("dreamseed.bus")
 CONTROL_PREFIX = b"\x00dsctl:"
 
 
-class HubManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
+    # Set by python-socketio's AsyncRedisManager; declared for the type checker.
+    redis: Any
+    pubsub: Any
+    thread: Any
     def __init__(self, url: str, channel: str, heartbeat_s: float, deaf_after_s: float) -> None:
         super().__init__(url, channel=channel)
         self._url = url
@@ -85,7 +90,7 @@ class HubManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         if self.redis is None:
             super()._redis_connect()
             return
-        old: Any = self.pubsub
+        old = self.pubsub
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
         if old is not None:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    ConfigDict,
     Field,
     Strict,
     StringConstraints,
@@ -20,10 +21,12 @@ from schema.models.common import Request, Response, ShortText
 MAX_MESSAGE_CHARS = 4000
 
 
-def _no_nul(value: str) -> str:
+def _sendable(value: str) -> str:
     # PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the database.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
     return value
 
 
@@ -35,7 +38,7 @@ MessageText = Annotated[
     str,
     Strict(),
     StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS),
-    AfterValidator(_no_nul),
+    AfterValidator(_sendable),
 ]
 MessageType = Literal["text", "image", "file", "voice"]
 ConversationKind = Literal["direct", "group", "announcement"]
@@ -44,6 +47,9 @@ Seq = Annotated[int, Field(ge=0, le=2**62)]
 
 
 class SendMessage(Request):
+    # Message text is kept as typed: leading spaces can be indentation.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
     conversation_id: UUID
     client_msg_id: ClientMsgId
     content: MessageText
@@ -54,6 +60,8 @@ class SendMessage(Request):
 
 class SendMessageBody(Request):
     """REST: the conversation comes from the path."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
     client_msg_id: ClientMsgId
     content: MessageText
@@ -69,6 +77,8 @@ class MessageAck(Response):
 
 
 class EditMessage(Request):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
     message_id: UUID
     content: MessageText
 
@@ -256,6 +266,8 @@ class MessageRef(Request):
 
 
 class EditBody(Request):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
     content: MessageText
 
 

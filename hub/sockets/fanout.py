@@ -1,0 +1,83 @@
+"""Local delivery for the hub's manager, without python-socketio's per-recipient costs.
+
+Measured costs of the stock AsyncManager (see PERF_NOTES.md beside the project):
+* `emit` creates one asyncio Task per recipient and waits on all of them. Handing a packet to
+  a socket is a put on an unbounded queue, so we do it in a plain loop instead.
+* Leaving rooms on disconnect scans every room of the namespace (each socket has its own),
+  which makes a mass disconnect O(N^2). We keep the reverse index sid -> rooms.
+
+Sits below AsyncPubSubManager in the MRO (HubManager(AsyncRedisManager, LocalFanout)), so
+the pub/sub layer's local deliveries come here. Pinned to python-socketio 5.x internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet
+
+logger = logging.getLogger("dreamseed.sockets")
+
+
+class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rooms_of: dict[tuple[str, str], set[Any]] = {}
+
+    async def emit(
+        self, event: str, data: Any, namespace: str, room: Any = None, skip_sid: Any = None,
+        callback: Any = None, to: Any = None, **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if callback is not None or namespace not in self.rooms:
+            # Callbacks need a packet per recipient: rare, keep the stock path.
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                               callback=callback, **kwargs)
+            return
+        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        encoded = self.server.packet_class(
+            packet.EVENT, namespace=namespace, data=[event, *args]).encode()
+        frames = [eio_packet.Packet(eio_packet.MESSAGE, p)
+                  for p in (encoded if isinstance(encoded, list) else [encoded])]
+        for sid, eio_sid in list(self.get_participants(namespace, room)):
+            if sid in skip:
+                continue
+            for frame in frames:
+                try:
+                    await self.server._send_eio_packet(eio_sid, frame)
+                except Exception:  # a socket closing under us must not stop the others
+                    logger.debug("dropped a frame to closing socket %s", sid)
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._rooms_of.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self._rooms_of.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        rooms = self._rooms_of.pop((namespace, sid), set())
+        for room in rooms:
+            super().basic_leave_room(sid, namespace, room)
+        # The stock method finishes the bookkeeping; with the rooms already left, its scan
+        # over every room of the namespace finds nothing, so skip it by clearing our view.
+        self._finish_disconnect(sid, namespace)
+
+    def _finish_disconnect(self, sid: str, namespace: str) -> None:
+        if sid in self.callbacks:
+            del self.callbacks[sid]
+        for pending in (self.pending_connect, self.pending_disconnect):
+            if namespace in pending and sid in pending[namespace]:
+                pending[namespace].remove(sid)
+                if not pending[namespace]:
+                    del pending[namespace]
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Any]:
+        return [r for r in self._rooms_of.get((namespace, sid), ()) if r is not None]
