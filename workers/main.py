@@ -37,5 +37,6 @@ class WorkerSettings:
     on_shutdown = shutdown
     max_tries = 5
     job_timeout = 300
-    # Hand unfinished jobs back to the queue on SIGTERM instead of dropping them.
+    # arq re-queues jobs cancelled by a shutdown and retries them (up to max_tries);
+    # allow_abort_jobs additionally lets an operator abort a queued or running job.
     allow_abort_jobs = True
