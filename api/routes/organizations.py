@@ -15,6 +15,8 @@ from schema.models.accounts import (
     MemberOut,
     OrganizationCreate,
     OrganizationOut,
+    OrganizationSettings,
+    OrganizationSettingsOut,
     ZoneList,
 )
 
@@ -100,4 +102,18 @@ async def classes(call: Call) -> dict[str, Any]:
     return {"items": await orgs.list_classes(call.ctx, call.user, call.path_uuid("org_id"))}
 
 
-ENDPOINTS = [zones, create, detail, add_member, members, create_class, classes]
+@endpoint("GET", "/organizations/{org_id}/settings", summary="The organization's settings",
+          response=OrganizationSettingsOut, tag="organizations")
+async def settings(call: Call) -> dict[str, Any]:
+    return await orgs.get_settings(call.ctx, call.user, call.path_uuid("org_id"))
+
+
+@endpoint("PUT", "/organizations/{org_id}/settings", summary="Change the organization's settings",
+          body=OrganizationSettings, response=OrganizationSettingsOut, tag="organizations")
+async def update_settings(call: Call) -> dict[str, Any]:
+    return await orgs.update_settings(call.ctx, call.user, call.path_uuid("org_id"), call.body,
+                                      call.meta)
+
+
+ENDPOINTS = [zones, create, detail, add_member, members, create_class, classes, settings,
+             update_settings]

@@ -12,7 +12,12 @@ from hub.accounts.roles import load_roles
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
-from schema.models.accounts import ClassCreate, MemberAdd, OrganizationCreate
+from schema.models.accounts import (
+    ClassCreate,
+    MemberAdd,
+    OrganizationCreate,
+    OrganizationSettings,
+)
 
 _ORG_COLUMNS = """o.id, o.zone_id, o.name, o.kind, o.created_at,
                   (SELECT count(DISTINCT user_id) FROM memberships m WHERE m.org_id = o.id)
@@ -179,3 +184,30 @@ async def list_classes(ctx: HubContext, actor: Actor, org_id: UUID) -> list[dict
             org_id,
         )
     return [dict(r) for r in rows]
+
+
+async def get_settings(ctx: HubContext, actor: Actor, org_id: UUID) -> dict[str, Any]:
+    async with ctx.db.acting(actor.user_id) as conn:
+        await _org_row(conn, org_id)
+        settings = await conn.fetchval("SELECT settings FROM organizations WHERE id = $1", org_id)
+    return dict(settings or {})
+
+
+async def update_settings(
+    ctx: HubContext, actor: Actor, org_id: UUID, body: OrganizationSettings, meta: RequestMeta
+) -> dict[str, Any]:
+    """Organization administrators choose how the school's messenger behaves."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        org = await _org_row(conn, org_id)
+        roles = await load_roles(conn, actor.user_id)
+        if not roles.can_manage_org(org_id, org["zone_id"]):
+            raise forbidden("Only administrators of this organization may change its settings")
+        settings = await conn.fetchval(
+            """UPDATE organizations SET settings = settings || $2::jsonb
+               WHERE id = $1 RETURNING settings""",
+            org_id, body.model_dump(),
+        )
+        await audit.record(conn, "organization.settings", actor_id=actor.user_id,
+                           target_type="organization", target_id=org_id, zone_id=org["zone_id"],
+                           org_id=org_id, meta=meta, details=body.model_dump())
+    return dict(settings)

@@ -121,6 +121,17 @@ class OrganizationOut(Response):
     member_count: int
 
 
+class OrganizationSettings(Request):
+    """What an organization decides for itself. `profanity`: mask it, refuse the message,
+    or let it through."""
+
+    profanity: Literal["mask", "refuse", "off"] = "mask"
+
+
+class OrganizationSettingsOut(Response):
+    profanity: Literal["mask", "refuse", "off"] = "mask"
+
+
 class MemberAdd(Request):
     user_id: UUID | None = None
     email: EmailStr | None = Field(default=None, max_length=254)
