@@ -133,9 +133,9 @@ _EN_ANYWHERE: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("bitch", ("bitch", "biatch")),
 )
 
-# English words matched as whole words only, with these endings allowed. Some hide inside
-# innocent words (class, Dickens, Scunthorpe, cocktail, Fukushima, niggardly); the others are
-# here because a word start is much cheaper to look for than every letter.
+# Words in Latin letters matched as whole words only, with these endings allowed. Some hide
+# inside innocent words (class, Dickens, Scunthorpe, cocktail, Fukushima, niggardly); the
+# others are here because a word start is much cheaper to look for than every letter.
 _EN_WHOLE: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
     ("fuck", ("fuk", "fuq"), ("s", "ing", "in", "ed", "er", "ers")),
     (
@@ -162,6 +162,12 @@ _EN_WHOLE: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
     ("douchebag", ("douchebag",), ("s",)),
     ("wtf", ("wtf",), ()),
     ("stfu", ("stfu",), ()),
+    # Korean typed with the keyboard left in English (시발 -> "tlqkf") or romanized.
+    ("씨발", ("tlqkf", "sibal", "ssibal", "shibal"), ()),
+    ("병신", ("qudtls",), ()),
+    ("지랄", ("wlfkf",), ()),
+    ("존나", ("whssk",), ()),
+    ("개새끼", ("rotorl",), ()),
 )
 
 # Innocent English words that contain a flagged form, by the form they contain.
