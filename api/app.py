@@ -33,6 +33,7 @@ from api.routes import (
     health,
     links,
     messages,
+    notifications,
     organizations,
     users,
 )
@@ -52,6 +53,7 @@ ENDPOINTS: list[Endpoint] = [
     *audit.ENDPOINTS,
     *conversations.ENDPOINTS,
     *messages.ENDPOINTS,
+    *notifications.ENDPOINTS,
 ]
 
 

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from hub.bus import EventBus
 from hub.clock import Clock, utc_now
 from hub.db import Database
+from hub.jobs import JobQueue
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
 from hub.ratelimit import RateLimiter
@@ -28,6 +29,7 @@ class HubContext:
     rate_limiter: RateLimiter
     message_limiter: RateLimiter
     presence: Presence
+    jobs: JobQueue
     clock: Clock = field(default=utc_now)
 
 

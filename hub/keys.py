@@ -29,6 +29,10 @@ class RedisKeys:
         return f"{self.ns}:sweep-lock:{host_id}"
 
     @property
+    def dead_letters(self) -> str:
+        return f"{self.ns}:dead-letters"
+
+    @property
     def hosts(self) -> str:
         return f"{self.ns}:hosts"
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+from arq import create_pool
+from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
 from hub.bus import EventBus
 from hub.context import HubContext
 from hub.db import Database
+from hub.jobs import ArqJobs
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
 from hub.ratelimit import RateLimiter
@@ -26,6 +29,7 @@ async def open_context(settings: Settings, bus: EventBus, host_id: str | None = 
     )
     redis = Redis.from_url(settings.redis_dsn)
     keys = RedisKeys(settings.redis_namespace)
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_dsn))
     return HubContext(
         settings=settings,
         db=db,
@@ -35,6 +39,7 @@ async def open_context(settings: Settings, bus: EventBus, host_id: str | None = 
         keys=keys,
         rate_limiter=RateLimiter(redis, settings.rate_limit_per_minute, 60),
         message_limiter=RateLimiter(redis, settings.message_rate_per_s, 1),
+        jobs=ArqJobs(pool, keys.job_queue, settings.redis_namespace),
         presence=Presence(redis, keys, host_id or uuid.uuid4().hex, settings.presence_ttl_s),
     )
 
@@ -42,3 +47,5 @@ async def open_context(settings: Settings, bus: EventBus, host_id: str | None = 
 async def close_context(ctx: HubContext) -> None:
     await ctx.db.close()
     await ctx.redis.aclose()
+    if isinstance(ctx.jobs, ArqJobs):
+        await ctx.jobs.pool.aclose()

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     typing_ttl_s: Annotated[float, Field(gt=0)] = 5
     bus_heartbeat_s: Annotated[float, Field(gt=0)] = 2
     bus_deaf_after_s: Annotated[float, Field(gt=0)] = 10
+    notify_burst_s: Annotated[float, Field(gt=0)] = 5
+    fcm_service_account: Path | None = None
+    fcm_endpoint: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = True
+    email_from: str = "DreamSeed <no-reply@dreamseed.kr>"
+    public_url: str = "http://127.0.0.1:8000"
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
 
     @field_validator("jwt_secret")

@@ -122,6 +122,7 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 
 async def _drop_namespace(client: Redis, namespace: str) -> None:
     keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
+    keys += [k async for k in client.scan_iter(match=f"arq:*:{namespace}:*", count=1000)]
     if keys:
         await client.delete(*keys)
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from hub.accounts import audit
 from hub.context import Actor, HubContext, RequestMeta
+from hub.notify import enqueue
 from hub.db import fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 
@@ -71,6 +72,13 @@ async def request_link(
         )
     result = dict(link)
     await ctx.bus.to_user(student["id"], "parent_link.requested", _event(result))
+    await _push(
+        ctx,
+        [student["id"]],
+        result,
+        "보호자 연결 요청",
+        "보호자 연결 요청이 도착했어요. 승인하거나 거절해 주세요.",
+    )
     return result
 
 
@@ -140,9 +148,24 @@ async def answer_link(
         event = _event(dict(expired))
         await ctx.bus.to_user(expired["parent_id"], "parent_link.expired", event)
         await ctx.bus.to_user(expired["student_id"], "parent_link.expired", event)
+        await _push(
+            ctx,
+            [expired["parent_id"], expired["student_id"]],
+            event,
+            "보호자 연결 만료",
+            "보호자 연결 요청이 응답 없이 만료되었어요.",
+        )
         raise DomainError(ErrorCode.LINK_EXPIRED, "This link request has expired")
     result = dict(updated)
     await ctx.bus.to_user(result["parent_id"], f"parent_link.{status}", _event(result))
+    answer = "승인" if status == "approved" else "거절"
+    await _push(
+        ctx,
+        [result["parent_id"]],
+        result,
+        f"보호자 연결 {answer}",
+        f"학생이 보호자 연결 요청을 {answer}했어요.",
+    )
     return result
 
 
@@ -179,6 +202,13 @@ async def expire_pending(ctx: HubContext) -> int:
         event = _event(dict(row))
         await ctx.bus.to_user(row["parent_id"], "parent_link.expired", event)
         await ctx.bus.to_user(row["student_id"], "parent_link.expired", event)
+        await _push(
+            ctx,
+            [row["parent_id"], row["student_id"]],
+            event,
+            "보호자 연결 만료",
+            "보호자 연결 요청이 응답 없이 만료되었어요.",
+        )
     return len(rows)
 
 
@@ -189,3 +219,19 @@ def _event(link: dict[str, Any]) -> dict[str, Any]:
         "student_id": str(link["student_id"]),
         "status": link["status"],
     }
+
+
+async def _push(
+    ctx: HubContext, user_ids: list[UUID], link: dict[str, Any], title: str, body: str
+) -> None:
+    """Both sides are told on their phones too (a parent rarely has the app open)."""
+    status = link["status"]
+    await enqueue.tell_users(
+        ctx,
+        user_ids,
+        kind="parent_link",
+        title=title,
+        body=body,
+        data={"link_id": str(link["id"]), "status": str(status)},
+        dedup_key=f"link:{link['id']}:{status}",
+    )

@@ -9,6 +9,7 @@ import asyncpg
 
 from hub import metrics
 from hub.accounts import audit
+from hub.notify import devices
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode
@@ -180,6 +181,7 @@ async def logout(ctx: HubContext, actor: Actor, meta: RequestMeta) -> None:
             meta=meta,
         )
     await mark_session_revoked(ctx, actor.user_id, actor.session_id, "logout")
+    await devices.remove_session_devices(ctx, actor)
 
 
 async def _revoke_session(conn: Connection, session_id: UUID, reason: str, now: datetime) -> None:

@@ -18,6 +18,7 @@ from hub.chat import policy, profanity, search
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
+from hub.notify import enqueue
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 from schema.models.chat import HistoryQuery, SendMessage
@@ -43,6 +44,7 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
         return stored
     metrics.MESSAGES.labels("sent").inc()
     await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
+    await enqueue.conversation_activity(ctx, body.conversation_id)
     return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
 
 
@@ -93,12 +95,14 @@ async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str
         conn,
         f"""INSERT INTO messages (conversation_id, zone_id, org_id, seq, change_seq, sender_id,
                                   client_msg_id, message_type, content, reply_to, ack_required,
-                                  search_tokens)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, array_to_tsvector($12::text[]))
+                                  search_tokens, urgent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, array_to_tsvector($12::text[]),
+                    $13)
             RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
         body.conversation_id, conv["zone_id"], conv["org_id"], conv["last_seq"], conv["change_seq"],
         actor.user_id, body.client_msg_id, body.message_type, content, body.reply_to,
         body.ack_required and kind == "announcement", search.tokens(content),
+        body.urgent and (role == "admin" or await _is_staff(conn, actor, conv["org_id"])),
     )
     # The sender has read everything up to their own message.
     await conn.execute(
@@ -107,6 +111,14 @@ async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str
         body.conversation_id, actor.user_id, conv["last_seq"],
     )
     return message_event(row)
+
+
+async def _is_staff(conn: Connection, actor: Actor, org_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        """SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2
+           AND role IN ('teacher', 'org_admin')""",
+        actor.user_id, org_id,
+    ))
 
 
 async def _moderate(conn: Connection, conversation_id: UUID, content: str) -> str:

@@ -56,6 +56,8 @@ class SendMessage(Request):
     message_type: MessageType = "text"
     reply_to: UUID | None = None
     ack_required: bool = False
+    # Breaks through quiet hours; honoured for teachers and conversation admins only.
+    urgent: bool = False
 
 
 class SendMessageBody(Request):
@@ -68,6 +70,7 @@ class SendMessageBody(Request):
     message_type: MessageType = "text"
     reply_to: UUID | None = None
     ack_required: bool = False
+    urgent: bool = False
 
 
 class MessageAck(Response):
