@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from uuid import UUID
 
 from hub.context import HubContext
@@ -12,7 +11,7 @@ async def conversation_activity(ctx: HubContext, conversation_id: UUID) -> None:
     """A message was posted: one notification job per conversation per burst window, so a
     burst of messages becomes one push ("3 new messages from Ms. Kim")."""
     window = ctx.settings.notify_burst_s
-    now = time.time()
+    now = ctx.clock().timestamp()
     index = int(now // window)
     await ctx.jobs.enqueue("notify_conversation", str(conversation_id),
                            job_id=f"notify-conv:{conversation_id}:{index}",

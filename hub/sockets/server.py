@@ -13,6 +13,7 @@ from hub.bus import conversation_room, user_room
 from hub.context import HubContext
 from hub.presence.queries import announce
 from hub.settings import Settings
+from hub.sockets import engine_tuning
 from hub.sockets.manager import HubManager
 from hub.sockets.namespace import HubNamespace
 
@@ -47,6 +48,7 @@ class SocketBus:
 
 
 def create_server(settings: Settings, channel: str) -> tuple[socketio.AsyncServer, HubNamespace, HubManager]:
+    engine_tuning.install()
     manager = HubManager(settings.redis_dsn, channel, heartbeat_s=settings.bus_heartbeat_s,
                          deaf_after_s=settings.bus_deaf_after_s)
     sio = socketio.AsyncServer(
