@@ -18,9 +18,9 @@ from hub.chat import policy, profanity, search
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
-from hub.notify import enqueue
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
+from hub.notify import enqueue
 from schema.models.chat import HistoryQuery, SendMessage
 
 _ACK_COLUMNS = "id, seq, created_at, conversation_id"
@@ -30,17 +30,16 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
     """Store and broadcast a message; return its ack {id, seq, created_at}."""
     await _limit_rate(ctx, actor)
     try:
-        async with ctx.db.acting(actor.user_id) as conn:
-            stored = await _stored(conn, actor.user_id, body)
-            if stored is not None:
-                return stored
+        # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
+        async with ctx.db.acting_lean(actor.user_id) as conn:
             event = await _insert(conn, actor, body)
     except asyncpg.UniqueViolationError:
-        # A concurrent retry of the same client_msg_id committed first.
+        event = None  # a concurrent retry of the same client_msg_id committed first
+    if event is None or "stored" in event:
         async with ctx.db.acting(actor.user_id) as conn:
             stored = await _stored(conn, actor.user_id, body)
         if stored is None:
-            raise
+            raise DomainError(ErrorCode.CONFLICT, "The message could not be stored; retry it")
         return stored
     metrics.MESSAGES.labels("sent").inc()
     await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
@@ -72,65 +71,84 @@ async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[st
     return {"id": row["id"], "seq": row["seq"], "created_at": row["created_at"]}
 
 
+# Everything the send rules need, in one round trip: the caller's role, whether this
+# client_msg_id was already stored, where reply_to points, staff status and the school's
+# profanity setting.
+_SEND_CONTEXT = """
+    SELECT c.kind::text AS kind, p.role::text AS role,
+           EXISTS (SELECT 1 FROM messages WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
+           (SELECT conversation_id FROM messages WHERE id = $4) AS reply_conversation,
+           EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = c.org_id
+                   AND role IN ('teacher', 'org_admin')) AS staff,
+           coalesce(o.settings->>'profanity', 'mask') AS profanity
+    FROM conversations c
+    JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1 AND p.left_at IS NULL
+    JOIN organizations o ON o.id = c.org_id
+    WHERE c.id = $2"""
+
+# The write, in one statement: take the next seq (the row lock serialises senders, and a
+# rollback gives the number back, so seqs stay gap-free), insert, and move the sender's
+# own read watermark.
+_SEND_WRITE = f"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
+    WITH conv AS (
+        UPDATE conversations
+        SET last_seq = last_seq + 1, change_seq = change_seq + 1, last_message_at = now()
+        WHERE id = $1 RETURNING last_seq, change_seq, zone_id, org_id
+    ), msg AS (
+        INSERT INTO messages (conversation_id, zone_id, org_id, seq, change_seq, sender_id,
+                              client_msg_id, message_type, content, reply_to, ack_required,
+                              search_tokens, urgent)
+        SELECT $1, conv.zone_id, conv.org_id, conv.last_seq, conv.change_seq, $2, $3,
+               $4::message_type, $5, $6, $7, array_to_tsvector($8::text[]), $9
+        FROM conv
+        RETURNING {MESSAGE_COLUMNS}
+    ), watermark AS (
+        UPDATE participants SET last_read_seq = (SELECT last_seq FROM conv)
+        WHERE conversation_id = $1 AND user_id = $2
+          AND last_read_seq < (SELECT last_seq FROM conv)
+    )
+    SELECT * FROM msg"""
+
+
 async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str, Any]:
-    kind, role = await my_role(conn, actor.user_id, body.conversation_id)
-    if not policy.may_post(kind, role):
+    """Store the message; {"stored": True} when this client_msg_id was stored before."""
+    facts = await conn.fetchrow(_SEND_CONTEXT, actor.user_id, body.conversation_id,
+                                body.client_msg_id, body.reply_to)
+    if facts is None:
+        raise not_found("Conversation")
+    if facts["stored"]:
+        return {"stored": True}
+    if not policy.may_post(facts["kind"], facts["role"]):
         raise forbidden("Only this announcement's admins may post in it")
-    if body.reply_to is not None:
-        target = await conn.fetchval("SELECT conversation_id FROM messages WHERE id = $1",
-                                     body.reply_to)
-        if target != body.conversation_id:
-            raise DomainError(ErrorCode.VALIDATION,
-                              "reply_to is not a message of this conversation",
-                              field="reply_to")
-    content = await _moderate(conn, body.conversation_id, body.content)
-    conv = await fetch_returning(
-        conn,
-        """UPDATE conversations
-           SET last_seq = last_seq + 1, change_seq = change_seq + 1, last_message_at = now()
-           WHERE id = $1 RETURNING last_seq, change_seq, zone_id, org_id""",
-        body.conversation_id,
-    )
+    if body.reply_to is not None and facts["reply_conversation"] != body.conversation_id:
+        raise DomainError(ErrorCode.VALIDATION, "reply_to is not a message of this conversation",
+                          field="reply_to")
+    content = _apply_moderation(body.content, facts["profanity"])
     row = await fetch_returning(
-        conn,
-        f"""INSERT INTO messages (conversation_id, zone_id, org_id, seq, change_seq, sender_id,
-                                  client_msg_id, message_type, content, reply_to, ack_required,
-                                  search_tokens, urgent)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, array_to_tsvector($12::text[]),
-                    $13)
-            RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
-        body.conversation_id, conv["zone_id"], conv["org_id"], conv["last_seq"], conv["change_seq"],
-        actor.user_id, body.client_msg_id, body.message_type, content, body.reply_to,
-        body.ack_required and kind == "announcement", search.tokens(content),
-        body.urgent and (role == "admin" or await _is_staff(conn, actor, conv["org_id"])),
-    )
-    # The sender has read everything up to their own message.
-    await conn.execute(
-        """UPDATE participants SET last_read_seq = $3
-           WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3""",
-        body.conversation_id, actor.user_id, conv["last_seq"],
+        conn, _SEND_WRITE,
+        body.conversation_id, actor.user_id, body.client_msg_id, body.message_type, content,
+        body.reply_to, body.ack_required and facts["kind"] == "announcement",
+        search.tokens(content), body.urgent and (facts["role"] == "admin" or facts["staff"]),
     )
     return message_event(row)
 
 
-async def _is_staff(conn: Connection, actor: Actor, org_id: UUID) -> bool:
-    return bool(await conn.fetchval(
-        """SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2
-           AND role IN ('teacher', 'org_admin')""",
-        actor.user_id, org_id,
-    ))
-
-
 async def _moderate(conn: Connection, conversation_id: UUID, content: str) -> str:
     """Mask or refuse profanity, as the organization chose (mask by default)."""
-    result = profanity.moderate(content)
-    if result.clean:
+    if profanity.moderate(content).clean:
         return content
     mode = await conn.fetchval(
         """SELECT coalesce(o.settings->>'profanity', 'mask') FROM organizations o
            JOIN conversations c ON c.org_id = o.id WHERE c.id = $1""",
         conversation_id,
     )
+    return _apply_moderation(content, mode)
+
+
+def _apply_moderation(content: str, mode: str) -> str:
+    result = profanity.moderate(content)
+    if result.clean:
+        return content
     metrics.MESSAGES.labels(f"profanity_{mode}").inc()
     if mode == "refuse":
         raise DomainError(ErrorCode.VALIDATION, "The message contains language this school does "
