@@ -26,6 +26,7 @@ from api.endpoint import Endpoint
 from api.middleware import BodySizeLimit
 from api.openapi import build_openapi
 from api.routes import (
+    admin,
     audit,
     auth,
     consents,
@@ -54,6 +55,7 @@ ENDPOINTS: list[Endpoint] = [
     *conversations.ENDPOINTS,
     *messages.ENDPOINTS,
     *notifications.ENDPOINTS,
+    *admin.ENDPOINTS,
 ]
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol, cast
 
 from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from hub.keys import RedisKeys
 
 
 class JobQueue(Protocol):
@@ -47,3 +52,13 @@ class NullJobs:
         self, name: str, *args: Any, job_id: str | None = None, defer_s: float | None = None
     ) -> bool:
         return False
+
+
+async def dead_letters(redis: Redis, keys: RedisKeys, limit: int = 100) -> list[dict[str, Any]]:
+    """Jobs that kept failing, newest first, each with its error (workers write them)."""
+    raw = await cast("Awaitable[list[bytes]]", redis.lrange(keys.dead_letters, 0, limit - 1))
+    return [json.loads(r) for r in raw]
+
+
+async def queue_depth(redis: Redis, queue_name: str) -> int:
+    return int(await cast("Awaitable[int]", redis.zcard(queue_name)))

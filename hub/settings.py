@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     email_from: str = "DreamSeed <no-reply@dreamseed.kr>"
     public_url: str = "http://127.0.0.1:8000"
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
 
     @field_validator("jwt_secret")

@@ -9,9 +9,10 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from arq import Retry
+from arq.typing import WorkerCoroutine
 
 from hub import metrics
 from hub.context import HubContext
@@ -27,7 +28,7 @@ def backoff_s(tries: int) -> float:
     return float(min(300, 2**tries))
 
 
-def durable(job: Job) -> Job:
+def durable(job: Job) -> WorkerCoroutine:
     @functools.wraps(job)
     async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         name, tries = job.__name__, int(ctx.get("job_try", 1))
@@ -40,7 +41,7 @@ def durable(job: Job) -> Job:
         metrics.JOBS.labels(name, "ok").inc()
         return result
 
-    return run
+    return cast(WorkerCoroutine, run)
 
 
 async def _again(
@@ -66,10 +67,7 @@ async def dead_letter(
         "tries": tries, "error": f"{type(exc).__name__}: {exc}",
         "traceback": "".join(traceback.format_exception(exc))[-4000:], "at": time.time(),
     }
-    await hub.redis.lpush(hub.keys.dead_letters, json.dumps(entry))
-    await hub.redis.ltrim(hub.keys.dead_letters, 0, 9_999)
-
-
-async def read_dead_letters(hub: HubContext, limit: int = 100) -> list[dict[str, Any]]:
-    raw = await hub.redis.lrange(hub.keys.dead_letters, 0, limit - 1)
-    return [json.loads(r) for r in raw]
+    async with hub.redis.pipeline(transaction=True) as pipe:
+        pipe.lpush(hub.keys.dead_letters, json.dumps(entry))
+        pipe.ltrim(hub.keys.dead_letters, 0, 9_999)
+        await pipe.execute()

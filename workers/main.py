@@ -8,30 +8,60 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from arq import cron
+from prometheus_client import start_http_server
 
 from hub.keys import RedisKeys
+from hub.notify.email import EmailSender
+from hub.notify.push import PushSender
 from hub.services import close_context, open_context
-from hub.settings import load_settings
+from hub.settings import Settings, load_settings
 from hub.sockets.bus import RedisBus
 from workers.jobs import expire_link_requests, purge_expired_sessions
+from workers.notify_jobs import (
+    notify_conversation,
+    notify_users,
+    release_held_notifications,
+    send_email_digests,
+)
+
+EVERY_MINUTE = set(range(60))
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = load_settings().require_runtime()
     bus = RedisBus(settings.redis_dsn, RedisKeys(settings.redis_namespace).socketio_channel)
     ctx["hub"] = await open_context(settings, bus)
+    ctx["push"], ctx["email"] = senders(settings)
+    if settings.worker_metrics_port:
+        # Job outcomes, retries and dead letters for Prometheus, from the worker itself.
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
+
+
+def senders(settings: Settings) -> tuple[PushSender, EmailSender]:
+    push = PushSender(settings.fcm_service_account, endpoint=settings.fcm_endpoint)
+    email = EmailSender(settings.smtp_host, settings.smtp_port, settings.smtp_username,
+                        settings.smtp_password, start_tls=settings.smtp_starttls,
+                        sender=settings.email_from)
+    return push, email
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "push" in ctx:
+        await ctx["push"].aclose()
     if "hub" in ctx:
         await close_context(ctx["hub"])
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [expire_link_requests, purge_expired_sessions]
+    functions: ClassVar[list[Any]] = [
+        expire_link_requests, purge_expired_sessions, notify_conversation, notify_users,
+        release_held_notifications, send_email_digests,
+    ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
         cron(purge_expired_sessions, hour={3}, minute={17}),
+        cron(release_held_notifications, minute=EVERY_MINUTE),
+        cron(send_email_digests, minute=EVERY_MINUTE, second={30}),
     ]
     on_startup = startup
     on_shutdown = shutdown
