@@ -231,3 +231,29 @@ async def test_announcement_emails_members_who_chose_email(
     assert [r.rcpt_tos for r in recorder.received] == [[mailer.email]]
     await WorkerSettings.functions[2](ctx, str(conv))
     assert len(recorder.received) == 1  # not twice
+
+
+async def test_unread_messages_become_one_digest_per_person(
+    connect: Connect, factory: Factory, worker_ctx: dict[str, Any], clock: Any,
+    smtpd: tuple[Recorder, int],  # noqa: F811
+) -> None:
+    """Messages unread past the delay give one e-mail per person, listing every conversation."""
+    recorder, port = smtpd
+    org = await factory.org()
+    teacher, parent = await factory.user("teacher", org), await factory.user("parent", org)
+    room = await factory.conversation("group", org, [teacher], [parent], title="3학년 1반 학부모")
+    direct = await factory.conversation("direct", org, [], [teacher, parent])
+    t = await connect(teacher)
+    for conv, count in ((room, 3), (direct, 2)):
+        for i in range(count):
+            assert "seq" in await t.call("message.send", _send(conv, f"안내 {i}"))
+    ctx = {**worker_ctx, "email": EmailSender("127.0.0.1", port, timeout=5)}
+    digest = WorkerSettings.functions[5]
+    assert await digest(ctx) == 0  # not yet: the default delay is an hour
+    clock.advance(hours=2)
+    assert await digest(ctx) == 1
+    (mail,) = recorder.received
+    assert mail.rcpt_tos == [parent.email]
+    text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "3학년 1반 학부모" in text and "5" in text
+    assert await digest(ctx) == 0  # the same unread messages are not mailed twice

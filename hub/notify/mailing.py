@@ -80,7 +80,7 @@ async def send_digests(ctx: HubContext, sender: EmailSender) -> int:
                  AND greatest(p.last_read_seq, p.last_digest_seq) < c.last_seq
                  AND m.sender_id IS DISTINCT FROM p.user_id
                  AND first_unread.created_at
-                     <= $1 - make_interval(secs => coalesce(np.digest_delay_s, 3600))
+                     <= $1::timestamptz - make_interval(secs => coalesce(np.digest_delay_s, 3600))
                ORDER BY p.user_id, c.last_message_at DESC""",
             now,
         )
