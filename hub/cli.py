@@ -180,6 +180,7 @@ def run_worker(settings: Settings) -> None:
         worker_settings,
         redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).job_queue,
+        job_timeout=settings.job_timeout_s,
     )
 
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     email_from: str = "DreamSeed <no-reply@dreamseed.kr>"
     public_url: str = "http://127.0.0.1:8000"
+    # arq re-runs a job whose worker died once this (plus 10 s) has passed.
+    job_timeout_s: Annotated[int, Field(gt=0)] = 300
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
 
