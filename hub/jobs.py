@@ -38,8 +38,9 @@ class ArqJobs:
             job_id = f"{self.namespace}:{job_id}"
             if job_id in self._recent:
                 return False
-        job = await self.pool.enqueue_job(name, *args, _job_id=job_id, _queue_name=self.queue_name,
-                                          _defer_by=defer_s)
+        job = await self.pool.enqueue_job(
+            name, *args, _job_id=job_id, _queue_name=self.queue_name, _defer_by=defer_s
+        )
         if job_id is not None:
             self._recent[job_id] = time.monotonic()
             while len(self._recent) > 10_000:

@@ -141,8 +141,9 @@ async def http_get(port: int, path: str, wait_s: float = 3.0) -> tuple[int, byte
     async with asyncio.timeout(wait_s):
         reader, writer = await asyncio.open_connection(HOST, port)
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
-                         .encode())
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+            )
             data = await reader.read()
         finally:
             writer.close()
@@ -170,8 +171,8 @@ def _free_port() -> int:
 def _spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-            cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 @dataclass
@@ -190,18 +191,20 @@ class Bench:
     @property
     def hub_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")}
-        env.update({
-            "DATABASE_URL": self.owner_dsn,
-            "REDIS_URL": self.args.redis_url,
-            "JWT_SECRET": self.secret,
-            "REDIS_NAMESPACE": self.namespace,
-            "RATE_LIMIT_PER_MINUTE": str(self.args.rate_limit_per_minute),
-            "MESSAGE_RATE_PER_S": str(self.args.message_rate_per_s),
-            "LOG_LEVEL": "warning",
-            "PYTHONUNBUFFERED": "1",
-            # the hub's own sources first (--hub-src: e.g. a git worktree of another commit)
-            "PYTHONPATH": str(self.args.hub_src),
-        })
+        env.update(
+            {
+                "DATABASE_URL": self.owner_dsn,
+                "REDIS_URL": self.args.redis_url,
+                "JWT_SECRET": self.secret,
+                "REDIS_NAMESPACE": self.namespace,
+                "RATE_LIMIT_PER_MINUTE": str(self.args.rate_limit_per_minute),
+                "MESSAGE_RATE_PER_S": str(self.args.message_rate_per_s),
+                "LOG_LEVEL": "warning",
+                "PYTHONUNBUFFERED": "1",
+                # the hub's own sources first (--hub-src: e.g. a git worktree of another commit)
+                "PYTHONPATH": str(self.args.hub_src),
+            }
+        )
         return env
 
     async def start_hubs(self, count: int) -> list[Hub]:
@@ -209,8 +212,20 @@ class Bench:
         for i in range(count):
             port = _free_port()
             log = self.log_dir / f"hub-{i}-{port}.log"
-            cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                   "--host", HOST, "--port", str(port), "--loop", "uvloop", "--no-access-log"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--no-access-log",
+            ]
             if taskset:
                 cmd = [taskset, "-c", str(self.args.hub_core), *cmd]
             hub = Hub(i, port, _spawn(cmd, self.hub_env, log, self.args.hub_src), log)
@@ -278,9 +293,24 @@ class Profiler:
             print("py-spy not found: not profiling", file=sys.stderr)
             return
         self.proc = subprocess.Popen(  # noqa: S603
-            [spy, "record", "--pid", str(bench.hubs[0].pid), "--format", "raw", "--nonblocking",
-             "--rate", "200", "--duration", str(max(1, int(duration_s))), "--output", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                spy,
+                "record",
+                "--pid",
+                str(bench.hubs[0].pid),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--duration",
+                str(max(1, int(duration_s))),
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     async def wait(self) -> None:
         if self.proc is None:
@@ -306,8 +336,9 @@ async def connect_all(
     async def one(i: int, port: int, token: str, handler: RawEventHandler | None) -> None:
         async with gate:
             try:
-                socks[i] = await LeanSocket.open(HOST, port, token, None, wait_s,
-                                                 on_raw_event=handler)
+                socks[i] = await LeanSocket.open(
+                    HOST, port, token, None, wait_s, on_raw_event=handler
+                )
             except Refused as exc:
                 errors[f"refused: {exc.data}"] += 1
             except TimeoutError:
@@ -351,8 +382,10 @@ def client_gc_quiet() -> None:
 def require(socks: list[LeanSocket | None], errors: Counter[str], what: str) -> list[LeanSocket]:
     ok = [s for s in socks if s is not None]
     if len(ok) != len(socks):
-        raise BenchError(f"{len(socks) - len(ok)} of {len(socks)} {what} failed to connect: "
-                         f"{dict(errors.most_common(5))}")
+        raise BenchError(
+            f"{len(socks) - len(ok)} of {len(socks)} {what} failed to connect: "
+            f"{dict(errors.most_common(5))}"
+        )
     return ok
 
 
@@ -392,7 +425,8 @@ async def scenario_connect(bench: Bench) -> list[dict[str, Any]]:
         await asyncio.sleep(args.settle)
         rss_before, cpu_before, client_before = bench.hub_rss_kb(), bench.hub_cpu_s(), cpu_of_self()
         targets: list[tuple[int, str, RawEventHandler | None]] = [
-            (hubs[i % len(hubs)].port, u.token, None) for i, u in enumerate(users)]
+            (hubs[i % len(hubs)].port, u.token, None) for i, u in enumerate(users)
+        ]
         profiler = Profiler(bench, args.profile_s)
         socks, errors, elapsed = await connect_all(targets, args.concurrency, args.connect_timeout)
         hub_cpu = bench.hub_cpu_s() - cpu_before
@@ -406,9 +440,14 @@ async def scenario_connect(bench: Bench) -> list[dict[str, Any]]:
         drained = await wait_hub_drained(bench, args.disconnect_timeout)
         close_cpu = bench.hub_cpu_s() - cpu_before - hub_cpu
         run = {
-            "repeat": rep + 1, "connections": args.n, "connected": connected,
-            "hub_counted": counted, "failed": dict(errors), "concurrency": args.concurrency,
-            "connect_s": round(elapsed, 3), "connections_per_s": round(connected / elapsed, 1),
+            "repeat": rep + 1,
+            "connections": args.n,
+            "connected": connected,
+            "hub_counted": counted,
+            "failed": dict(errors),
+            "concurrency": args.concurrency,
+            "connect_s": round(elapsed, 3),
+            "connections_per_s": round(connected / elapsed, 1),
             "hub_rss_before_mb": round(rss_before / 1024, 1),
             "hub_rss_after_mb": round(rss_after / 1024, 1),
             "rss_per_connection_kb": round((rss_after - rss_before) / max(1, connected), 2),
@@ -519,7 +558,8 @@ async def drive(
     await profiler.wait()
     wall = time.perf_counter() - wall0
     return {
-        "send_s": round(send_s, 2), "drain_s": round(drain_s, 2),
+        "send_s": round(send_s, 2),
+        "drain_s": round(drain_s, 2),
         "hub_cpu_s": round(bench.hub_cpu_s() - cpu0, 2),
         "hub_cpu_util": round((bench.hub_cpu_s() - cpu0) / wall, 3),
         "client_cpu_util": round((cpu_of_self() - client0) / wall, 3),
@@ -530,8 +570,10 @@ async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
     args = bench.args
     per_sender = args.rate / args.pairs
     if per_sender > args.message_rate_per_s:
-        raise BenchError(f"{per_sender:.1f} messages/s a sender is over the hub's per-user "
-                         f"limit of {args.message_rate_per_s}: add pairs or lower --rate")
+        raise BenchError(
+            f"{per_sender:.1f} messages/s a sender is over the hub's per-user "
+            f"limit of {args.message_rate_per_s}: add pairs or lower --rate"
+        )
 
     async def make(seeder: Seeder) -> tuple[list[SeededUser], list[SeededUser], list[Any]]:
         senders = await seeder.users(args.pairs, "student")
@@ -547,18 +589,22 @@ async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
         flow = Flow()
         seen: list[set[int]] = [set() for _ in receivers]
         targets: list[tuple[int, str, RawEventHandler | None]] = [
-            (hubs[0].port, u.token, flow.echo()) for u in senders]
-        targets += [(hubs[-1].port, u.token, flow.receiver(seen[i]))
-                    for i, u in enumerate(receivers)]
-        socks, errors, connect_s = await connect_all(targets, args.concurrency,
-                                                     args.connect_timeout)
+            (hubs[0].port, u.token, flow.echo()) for u in senders
+        ]
+        targets += [
+            (hubs[-1].port, u.token, flow.receiver(seen[i])) for i, u in enumerate(receivers)
+        ]
+        socks, errors, connect_s = await connect_all(
+            targets, args.concurrency, args.connect_timeout
+        )
         ok = require(socks, errors, "sockets")
         send_socks = ok[: args.pairs]
         client_gc_quiet()
         tag = secrets.token_hex(3)
 
-        def send(n: int, send_socks: list[LeanSocket] = send_socks, flow: Flow = flow,
-                 tag: str = tag) -> None:
+        def send(
+            n: int, send_socks: list[LeanSocket] = send_socks, flow: Flow = flow, tag: str = tag
+        ) -> None:
             pair = n % args.pairs
             cmid = f"{tag}-{n}"
             now = time.perf_counter()
@@ -568,9 +614,14 @@ async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
                 flow.sent_measured += 1
             send_socks[pair].emit(
                 "message.send",
-                {"conversation_id": conv_ids[pair], "client_msg_id": cmid,
-                 "content": f"hello {n}", "message_type": "text"},
-                flow.ack_handler(n, now))
+                {
+                    "conversation_id": conv_ids[pair],
+                    "client_msg_id": cmid,
+                    "content": f"hello {n}",
+                    "message_type": "text",
+                },
+                flow.ack_handler(n, now),
+            )
 
         def delivered(flow: Flow = flow, seen: list[set[int]] = seen) -> bool:
             return sum(len(s) for s in seen) >= len(flow.acked_ok)
@@ -579,19 +630,27 @@ async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
         delivered_all: set[int] = set().union(*seen)
         lost = len(flow.acked_ok - delivered_all)
         run = {
-            "repeat": rep + 1, "pairs": args.pairs, "hubs": args.hubs,
-            "offered_rate": args.rate, "duration_s": args.duration,
-            "connect_s": round(connect_s, 2), "sent": flow.sent,
-            "acked_ok": len(flow.acked_ok), "ack_errors": dict(flow.ack_errors),
+            "repeat": rep + 1,
+            "pairs": args.pairs,
+            "hubs": args.hubs,
+            "offered_rate": args.rate,
+            "duration_s": args.duration,
+            "connect_s": round(connect_s, 2),
+            "sent": flow.sent,
+            "acked_ok": len(flow.acked_ok),
+            "ack_errors": dict(flow.ack_errors),
             "unacked": flow.sent - flow.acks,
-            "delivered": len(delivered_all), "lost": lost, "duplicated": flow.dups,
+            "delivered": len(delivered_all),
+            "lost": lost,
+            "duplicated": flow.dups,
             "ack_rate": round(len(flow.acked_ok) / (timing["send_s"] + timing["drain_s"]), 1),
             "send_to_ack": latency_summary(flow.ack_lat),
             "send_to_delivery": latency_summary(flow.deliver_lat),
             # per message the hub answered (under overload most of `sent` is still queued)
             "hub_cpu_per_message_ms": round(timing["hub_cpu_s"] / max(1, flow.acks) * 1000, 3),
             **timing,
-            "other_events": dict(flow.other_events), "echoes": flow.echoes,
+            "other_events": dict(flow.other_events),
+            "echoes": flow.echoes,
         }
         print(f"  run {rep + 1}: {json.dumps(run)}", file=sys.stderr)
         runs.append(run)
@@ -622,9 +681,11 @@ async def scenario_room(bench: Bench) -> list[dict[str, Any]]:
         seen: list[set[int]] = [set() for _ in members]
         targets: list[tuple[int, str, RawEventHandler | None]] = [
             (hubs[i % len(hubs)].port, u.token, flow.receiver(seen[i]))
-            for i, u in enumerate(members)]
-        socks, errors, connect_s = await connect_all(targets, args.concurrency,
-                                                     args.connect_timeout)
+            for i, u in enumerate(members)
+        ]
+        socks, errors, connect_s = await connect_all(
+            targets, args.concurrency, args.connect_timeout
+        )
         ok = require(socks, errors, "members")
         client_gc_quiet()
         tag = secrets.token_hex(3)
@@ -636,9 +697,14 @@ async def scenario_room(bench: Bench) -> list[dict[str, Any]]:
             flow.sent += 1
             ok[n % senders].emit(
                 "message.send",
-                {"conversation_id": room_id, "client_msg_id": cmid, "content": f"room {n}",
-                 "message_type": "text"},
-                flow.ack_handler(n, now))
+                {
+                    "conversation_id": room_id,
+                    "client_msg_id": cmid,
+                    "content": f"room {n}",
+                    "message_type": "text",
+                },
+                flow.ack_handler(n, now),
+            )
 
         def delivered(flow: Flow = flow, seen: list[set[int]] = seen) -> bool:
             return sum(len(s) for s in seen) >= len(flow.acked_ok) * len(seen)
@@ -647,24 +713,38 @@ async def scenario_room(bench: Bench) -> list[dict[str, Any]]:
         expected = len(flow.acked_ok) * len(seen)
         got = sum(len(s & flow.acked_ok) for s in seen)
         sent_time = dict(flow.sent_at.values())
-        completion = [flow.last_arrival[i] - sent_time[i] for i in flow.acked_ok
-                      if i in flow.last_arrival and sent_time[i] >= flow.measure_from]
+        completion = [
+            flow.last_arrival[i] - sent_time[i]
+            for i in flow.acked_ok
+            if i in flow.last_arrival and sent_time[i] >= flow.measure_from
+        ]
         run = {
-            "repeat": rep + 1, "members": args.members, "senders": senders, "hubs": args.hubs,
-            "offered_rate": args.rate, "offered_deliveries_per_s": args.rate * args.members,
-            "duration_s": args.duration, "connect_s": round(connect_s, 2),
-            "sent": flow.sent, "acked_ok": len(flow.acked_ok), "ack_errors": dict(flow.ack_errors),
+            "repeat": rep + 1,
+            "members": args.members,
+            "senders": senders,
+            "hubs": args.hubs,
+            "offered_rate": args.rate,
+            "offered_deliveries_per_s": args.rate * args.members,
+            "duration_s": args.duration,
+            "connect_s": round(connect_s, 2),
+            "sent": flow.sent,
+            "acked_ok": len(flow.acked_ok),
+            "ack_errors": dict(flow.ack_errors),
             "unacked": flow.sent - flow.acks,
-            "deliveries": sum(len(s) for s in seen), "expected": expected,
-            "lost": expected - got, "duplicated": flow.dups,
+            "deliveries": sum(len(s) for s in seen),
+            "expected": expected,
+            "lost": expected - got,
+            "duplicated": flow.dups,
             # achieved: everything delivered over the time it took, drain included
-            "delivery_rate": round(sum(len(s) for s in seen)
-                                   / (timing["send_s"] + timing["drain_s"]), 1),
+            "delivery_rate": round(
+                sum(len(s) for s in seen) / (timing["send_s"] + timing["drain_s"]), 1
+            ),
             "send_to_ack": latency_summary(flow.ack_lat),
             "send_to_delivery": latency_summary(flow.deliver_lat),
             "send_to_last_member": latency_summary(completion),
             "hub_cpu_per_delivery_us": round(
-                timing["hub_cpu_s"] / max(1, sum(len(s) for s in seen)) * 1e6, 2),
+                timing["hub_cpu_s"] / max(1, sum(len(s) for s in seen)) * 1e6, 2
+            ),
             **timing,
             "other_events": dict(flow.other_events),
         }
@@ -713,11 +793,14 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
             return on_event
 
         targets: list[tuple[int, str, RawEventHandler | None]] = [
-            (hubs[0].port, teacher.token, None)]
-        targets += [(hubs[i % len(hubs)].port, u.token, member(seen[i]))
-                    for i, u in enumerate(members)]
-        socks, errors, connect_s = await connect_all(targets, args.concurrency,
-                                                     args.connect_timeout)
+            (hubs[0].port, teacher.token, None)
+        ]
+        targets += [
+            (hubs[i % len(hubs)].port, u.token, member(seen[i])) for i, u in enumerate(members)
+        ]
+        socks, errors, connect_s = await connect_all(
+            targets, args.concurrency, args.connect_timeout
+        )
         ok = require(socks, errors, "members")
         client_gc_quiet()
         sender = ok[0]
@@ -731,15 +814,26 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
             acked: list[float] = []
             ack_event = asyncio.Event()
 
-            def on_ack(payload: Any, now: float, acked: list[float] = acked,
-                       ack_event: asyncio.Event = ack_event) -> None:
+            def on_ack(
+                payload: Any,
+                now: float,
+                acked: list[float] = acked,
+                ack_event: asyncio.Event = ack_event,
+            ) -> None:
                 acked.append(now)
                 ack_event.set()
 
             started = time.perf_counter()
-            sender.emit("message.send", {"conversation_id": room_id, "client_msg_id": cmid,
-                                         "content": f"notice {rep}", "message_type": "text"},
-                        on_ack)
+            sender.emit(
+                "message.send",
+                {
+                    "conversation_id": room_id,
+                    "client_msg_id": cmid,
+                    "content": f"notice {rep}",
+                    "message_type": "text",
+                },
+                on_ack,
+            )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.drain):
                     await everyone.wait()
@@ -750,9 +844,13 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
                 continue
             got = sorted(a - started for a in arrivals)
             run = {
-                "repeat": rep + 1 - args.warmup_sends, "members": args.members, "hubs": args.hubs,
-                "connect_s": round(connect_s, 2), "received": len(got),
-                "lost": args.members - len(got), "duplicated": dups[0],
+                "repeat": rep + 1 - args.warmup_sends,
+                "members": args.members,
+                "hubs": args.hubs,
+                "connect_s": round(connect_s, 2),
+                "received": len(got),
+                "lost": args.members - len(got),
+                "duplicated": dups[0],
                 "ack_ms": round((acked[0] - started) * 1000, 2) if acked else None,
                 "first_ms": round(got[0] * 1000, 2) if got else None,
                 "median_member_ms": round(percentile(got, 50) * 1000, 2) if got else None,
@@ -774,8 +872,11 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
 
 def _flatten(run: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in run.items():
-        if isinstance(value, dict) and key in ("send_to_ack", "send_to_delivery",
-                                               "send_to_last_member"):
+        if isinstance(value, dict) and key in (
+            "send_to_ack",
+            "send_to_delivery",
+            "send_to_last_member",
+        ):
             yield from _flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
@@ -789,13 +890,15 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
             columns.setdefault(key, []).append(value)
     out: dict[str, Any] = {}
     for key, values in columns.items():
-        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
-                   and v == v]
+        numbers = [
+            v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+        ]
         if key != "repeat" and numbers and len(numbers) == len(values):
             out[key] = round(statistics.median(numbers), 3)
         elif key != "repeat":
-            out[key] = values[0] if len({json.dumps(v, sort_keys=True) for v in values}) == 1 \
-                else values
+            out[key] = (
+                values[0] if len({json.dumps(v, sort_keys=True) for v in values}) == 1 else values
+            )
     return out
 
 
@@ -810,8 +913,13 @@ def machine() -> dict[str, Any]:
     for dist in ("python-socketio", "python-engineio", "uvicorn", "uvloop", "websockets"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "kernel": platform.release(), **versions}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        **versions,
+    }
 
 
 def print_table(scenario: str, runs: list[dict[str, Any]], summary: dict[str, Any]) -> None:
@@ -865,13 +973,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     bench.pinned = pin_client(args)
     fd_limit = raise_fd_limit(sockets_needed(args) + 200)
     if fd_limit < sockets_needed(args) + 100:
-        raise BenchError(f"open-file limit {fd_limit} is too low for {sockets_needed(args)} "
-                         "sockets")
+        raise BenchError(
+            f"open-file limit {fd_limit} is too low for {sockets_needed(args)} sockets"
+        )
     bench.secret = secrets.token_urlsafe(40)
     bench.namespace = f"dsbench-{secrets.token_hex(4)}"
     bench.db_name = f"ds_bench_{secrets.token_hex(4)}"
-    scenario = {"connect": scenario_connect, "chat": scenario_chat, "room": scenario_room,
-                "announce": scenario_announce}[args.scenario]
+    scenario = {
+        "connect": scenario_connect,
+        "chat": scenario_chat,
+        "room": scenario_room,
+        "announce": scenario_announce,
+    }[args.scenario]
     started = time.perf_counter()
     try:
         bench.owner_dsn = await create_database(args.pg_admin, bench.db_name)
@@ -884,58 +997,91 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep_db:
             with contextlib.suppress(Exception):
                 await drop_database(args.pg_admin, bench.db_name)
-    params = {k: v for k, v in vars(args).items()
-              if k not in ("json", "pg_admin", "redis_url", "func", "py_spy_bin")}
+    params = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("json", "pg_admin", "redis_url", "func", "py_spy_bin")
+    }
     return {
-        "scenario": args.scenario, "params": params, "machine": machine(),
+        "scenario": args.scenario,
+        "params": params,
+        "machine": machine(),
         "pinned": {"hubs": args.hub_core, "client": args.client_core} if bench.pinned else None,
-        "fd_limit": fd_limit, "hub_logs": str(bench.log_dir),
+        "fd_limit": fd_limit,
+        "hub_logs": str(bench.log_dir),
         "elapsed_s": round(time.perf_counter() - started, 1),
-        "runs": runs, "median": medians(runs),
+        "runs": runs,
+        "median": medians(runs),
     }
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="scenario", required=True)
 
     def common(sp: argparse.ArgumentParser, repeat: int) -> None:
         sp.add_argument("--hubs", type=int, choices=(1, 2), default=1)
         sp.add_argument("--repeat", type=int, default=repeat, help="runs; medians reported")
-        sp.add_argument("--concurrency", type=int, default=500,
-                        help="handshakes in flight at once")
+        sp.add_argument("--concurrency", type=int, default=500, help="handshakes in flight at once")
         sp.add_argument("--connect-timeout", type=float, default=30.0)
         sp.add_argument("--json", type=Path, help="write the results here")
-        sp.add_argument("--pg-admin", default=os.environ.get(
-            "BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"),
-            help="URL of a role that may create databases (loopback only)")
-        sp.add_argument("--redis-url", default=os.environ.get(
-            "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-        sp.add_argument("--message-rate-per-s", type=int, default=10,
-                        help="MESSAGE_RATE_PER_S given to the hubs (their default)")
-        sp.add_argument("--rate-limit-per-minute", type=int, default=100,
-                        help="RATE_LIMIT_PER_MINUTE given to the hubs (their default)")
+        sp.add_argument(
+            "--pg-admin",
+            default=os.environ.get(
+                "BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+            ),
+            help="URL of a role that may create databases (loopback only)",
+        )
+        sp.add_argument(
+            "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+        )
+        sp.add_argument(
+            "--message-rate-per-s",
+            type=int,
+            default=10,
+            help="MESSAGE_RATE_PER_S given to the hubs (their default)",
+        )
+        sp.add_argument(
+            "--rate-limit-per-minute",
+            type=int,
+            default=100,
+            help="RATE_LIMIT_PER_MINUTE given to the hubs (their default)",
+        )
         sp.add_argument("--token-ttl-s", type=int, default=3600)
         sp.add_argument("--hub-core", type=int, default=0)
         sp.add_argument("--client-core", type=int, default=1)
         sp.add_argument("--no-pin", action="store_true", help="do not set CPU affinities")
         sp.add_argument("--keep-db", action="store_true")
-        sp.add_argument("--max-seconds", type=float, default=1800,
-                        help="give up (and clean up) after this long")
-        sp.add_argument("--py-spy", type=Path,
-                        help="record hub 1 with py-spy (raw/collapsed stacks) to this file")
+        sp.add_argument(
+            "--max-seconds", type=float, default=1800, help="give up (and clean up) after this long"
+        )
+        sp.add_argument(
+            "--py-spy",
+            type=Path,
+            help="record hub 1 with py-spy (raw/collapsed stacks) to this file",
+        )
         sp.add_argument("--py-spy-bin", default="", help="path of py-spy if not on PATH")
-        sp.add_argument("--hub-src", type=Path, default=REPO,
-                        help="source tree the hubs run from (default: this checkout); e.g. "
-                        "`git worktree add /tmp/hub-base <commit>` to measure another commit")
+        sp.add_argument(
+            "--hub-src",
+            type=Path,
+            default=REPO,
+            help="source tree the hubs run from (default: this checkout); e.g. "
+            "`git worktree add /tmp/hub-base <commit>` to measure another commit",
+        )
 
     c = sub.add_parser("connect", help="N concurrent authenticated connections")
     c.add_argument("--n", type=int, default=1000)
     c.add_argument("--settle", type=float, default=2.0, help="seconds before reading RSS")
     c.add_argument("--disconnect-timeout", type=float, default=120.0)
-    c.add_argument("--profile-s", type=float, default=10.0,
-                   help="seconds of py-spy recording from the first connection (with --py-spy)")
+    c.add_argument(
+        "--profile-s",
+        type=float,
+        default=10.0,
+        help="seconds of py-spy recording from the first connection (with --py-spy)",
+    )
     common(c, 3)
 
     ch = sub.add_parser("chat", help="1:1 chat between M pairs")
@@ -958,10 +1104,18 @@ def parser() -> argparse.ArgumentParser:
     common(a, 5)
 
     for sp in (ch, r, a):
-        sp.add_argument("--warmup", type=float, default=3.0,
-                        help="seconds of load before measuring (not counted)")
-        sp.add_argument("--drain", type=float, default=15.0,
-                        help="seconds to wait for outstanding acks and deliveries")
+        sp.add_argument(
+            "--warmup",
+            type=float,
+            default=3.0,
+            help="seconds of load before measuring (not counted)",
+        )
+        sp.add_argument(
+            "--drain",
+            type=float,
+            default=15.0,
+            help="seconds to wait for outstanding acks and deliveries",
+        )
     return p
 
 

@@ -107,8 +107,7 @@ class HubSession:
     def connect(self) -> None:
         started = time.perf_counter()
         try:
-            self.sock = SyncLeanSocket(self.host, self.port, self.user["token"],
-                                       timeout=15.0)
+            self.sock = SyncLeanSocket(self.host, self.port, self.user["token"], timeout=15.0)
             self.sock.on_raw_event = self._on_event
             self.sock.connect()
         except Exception as exc:
@@ -131,9 +130,12 @@ class HubSession:
         if self.sock is None or self.sock.is_closed:
             self.connect()
         assert self.sock is not None
-        body = {"conversation_id": conversation_id,
-                "client_msg_id": f"l-{self.user['id'][:8]}-{os.getpid()}-{next(self.counter)}",
-                "content": f"t={time.time():.6f} hello", "message_type": "text"}
+        body = {
+            "conversation_id": conversation_id,
+            "client_msg_id": f"l-{self.user['id'][:8]}-{os.getpid()}-{next(self.counter)}",
+            "content": f"t={time.time():.6f} hello",
+            "message_type": "text",
+        }
         started = time.perf_counter()
         try:
             ack = self.sock.call("message.send", body, timeout=15.0)
@@ -156,14 +158,24 @@ if HAVE_LOCUST:  # pragma: no cover - exercised by running locust
 
     @events.init_command_line_parser.add_listener
     def _options(parser: Any) -> None:
-        parser.add_argument("--hub-seed", type=str, env_var="HUB_SEED", default="",
-                            help="the JSON file written by loadtest/seed.py --out")
+        parser.add_argument(
+            "--hub-seed",
+            type=str,
+            env_var="HUB_SEED",
+            default="",
+            help="the JSON file written by loadtest/seed.py --out",
+        )
 
     def _reporter(user: Any) -> Report:
         def report(name: str, ms: float, length: int, exc: BaseException | None) -> None:
             user.environment.events.request.fire(
-                request_type="sio", name=name, response_time=ms, response_length=length,
-                exception=exc, context={})
+                request_type="sio",
+                name=name,
+                response_time=ms,
+                response_length=length,
+                exception=exc,
+                context={},
+            )
 
         return report
 
@@ -176,8 +188,9 @@ if HAVE_LOCUST:  # pragma: no cover - exercised by running locust
             parts = urlsplit(self.host or "http://127.0.0.1:8000")
             if parts.hostname not in ("127.0.0.1", "localhost"):
                 raise RuntimeError("this locustfile only targets a hub on 127.0.0.1")
-            self.session = HubSession(parts.hostname or "127.0.0.1", parts.port or 80,
-                                      self.pick_user(), _reporter(self))
+            self.session = HubSession(
+                parts.hostname or "127.0.0.1", parts.port or 80, self.pick_user(), _reporter(self)
+            )
             self.session.connect()
 
         def pick_user(self) -> dict[str, str]:

@@ -39,33 +39,54 @@ async def _seed(url: str, members: int) -> uuid.UUID:
     try:
         zone = await conn.fetchval("SELECT id FROM zones WHERE slug = 'kzone'")
         org = await conn.fetchval(
-            "INSERT INTO organizations (zone_id, name) VALUES ($1, 'Bench') RETURNING id", zone)
+            "INSERT INTO organizations (zone_id, name) VALUES ($1, 'Bench') RETURNING id", zone
+        )
         conv = uuid.uuid4()
         users = [uuid.uuid4() for _ in range(members + 1)]
         await conn.copy_records_to_table(
-            "users", columns=["id", "email", "password_hash", "display_name"],
-            records=[(u, f"u{i}@bench.invalid", "!", f"Member {i}") for i, u in enumerate(users)])
+            "users",
+            columns=["id", "email", "password_hash", "display_name"],
+            records=[(u, f"u{i}@bench.invalid", "!", f"Member {i}") for i, u in enumerate(users)],
+        )
         await conn.copy_records_to_table(
-            "memberships", columns=["org_id", "zone_id", "user_id", "role"],
-            records=[(org, zone, u, "teacher" if i == 0 else "parent")
-                     for i, u in enumerate(users)])
+            "memberships",
+            columns=["org_id", "zone_id", "user_id", "role"],
+            records=[
+                (org, zone, u, "teacher" if i == 0 else "parent") for i, u in enumerate(users)
+            ],
+        )
         await conn.execute(
             """INSERT INTO conversations (id, zone_id, org_id, kind, title, last_seq, change_seq,
                                           last_message_at)
-               VALUES ($1, $2, $3, 'announcement', '가정통신문', 1, 1, now())""", conv, zone, org)
+               VALUES ($1, $2, $3, 'announcement', '가정통신문', 1, 1, now())""",
+            conv,
+            zone,
+            org,
+        )
         await conn.copy_records_to_table(
-            "participants", columns=["conversation_id", "user_id", "zone_id", "org_id", "role"],
-            records=[(conv, u, zone, org, "admin" if i == 0 else "member")
-                     for i, u in enumerate(users)])
+            "participants",
+            columns=["conversation_id", "user_id", "zone_id", "org_id", "role"],
+            records=[
+                (conv, u, zone, org, "admin" if i == 0 else "member") for i, u in enumerate(users)
+            ],
+        )
         await conn.execute(
             """INSERT INTO messages (conversation_id, zone_id, org_id, seq, change_seq, sender_id,
                                      client_msg_id, content)
                VALUES ($1, $2, $3, 1, 1, $4, 'bench', '내일 시험 범위가 바뀌었습니다')""",
-            conv, zone, org, users[0])
+            conv,
+            zone,
+            org,
+            users[0],
+        )
         await conn.copy_records_to_table(
-            "devices", columns=["token", "user_id", "platform"],
-            records=[(f"bench-token-{i:06d}-{secrets.token_hex(8)}", u, "android")
-                     for i, u in enumerate(users[1:])])
+            "devices",
+            columns=["token", "user_id", "platform"],
+            records=[
+                (f"bench-token-{i:06d}-{secrets.token_hex(8)}", u, "android")
+                for i, u in enumerate(users[1:])
+            ],
+        )
         return conv
     finally:
         await conn.close()
@@ -84,12 +105,26 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         conv = await _seed(url, args.members)
         sa = Path(tempfile.mkdtemp()) / "sa.json"
         standin = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "tests.fcm_standin", "--delay", str(args.delay),
-             "--service-account", str(sa)], stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.fcm_standin",
+                "--delay",
+                str(args.delay),
+                "--service-account",
+                str(sa),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert standin.stdout is not None
         endpoint = standin.stdout.readline().split()[0]
-        settings = Settings(database_url=url, redis_url=redis_url, jwt_secret="x" * 40,
-                            redis_namespace=f"pushbench-{secrets.token_hex(3)}")
+        settings = Settings(
+            database_url=url,
+            redis_url=redis_url,
+            jwt_secret="x" * 40,
+            redis_namespace=f"pushbench-{secrets.token_hex(3)}",
+        )
         ctx = await open_context(settings, NullBus())
         push = PushSender(sa, endpoint=endpoint, max_connections=args.connections)
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -99,11 +134,15 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await push.aclose()
         await close_context(ctx)
         return {
-            "members": args.members, "fcm_delay_s": args.delay, "recorded": outcome.recorded,
-            "pushed": outcome.pushed, "seconds_until_all_accepted": round(wall, 2),
+            "members": args.members,
+            "fcm_delay_s": args.delay,
+            "recorded": outcome.recorded,
+            "pushed": outcome.pushed,
+            "seconds_until_all_accepted": round(wall, 2),
             "worker_cpu_s": round(cpu, 2),
             "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "fcm_requests": stats["requests"], "fcm_connections": stats["connections"],
+            "fcm_requests": stats["requests"],
+            "fcm_connections": stats["connections"],
             "fcm_max_in_flight": stats["max_in_flight"],
         }
     finally:

@@ -108,8 +108,9 @@ async def drop_database(admin_dsn: str, name: str) -> None:
 class Seeder:
     """Inserts an organization, users with sessions, and conversations, in bulk."""
 
-    def __init__(self, conn: asyncpg.Connection, issuer: TokenIssuer, org_id: UUID,
-                 zone_id: UUID) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, issuer: TokenIssuer, org_id: UUID, zone_id: UUID
+    ) -> None:
         self.conn = conn
         self.issuer = issuer
         self.org_id = org_id
@@ -117,14 +118,17 @@ class Seeder:
         self.now = datetime.now(UTC)
 
     @classmethod
-    async def start(cls, conn: asyncpg.Connection, issuer: TokenIssuer,
-                    zone: str = "kzone") -> Seeder:
+    async def start(
+        cls, conn: asyncpg.Connection, issuer: TokenIssuer, zone: str = "kzone"
+    ) -> Seeder:
         zone_id = await conn.fetchval("SELECT id FROM zones WHERE slug = $1", zone)
         if zone_id is None:
             raise SeedError(f"zone '{zone}' is missing: is the database migrated?")
         org_id = await conn.fetchval(
             "INSERT INTO organizations (zone_id, name) VALUES ($1, $2) RETURNING id",
-            zone_id, f"Bench school {secrets.token_hex(3)}")
+            zone_id,
+            f"Bench school {secrets.token_hex(3)}",
+        )
         return cls(conn, issuer, org_id, zone_id)
 
     async def users(self, count: int, role: str = "student") -> list[SeededUser]:
@@ -135,36 +139,69 @@ class Seeder:
         expires = self.now + timedelta(days=1)
         async with self.conn.transaction():
             await self.conn.copy_records_to_table(
-                "users", columns=["id", "email", "password_hash", "display_name"],
-                records=[(uid, f"b{tag}-{i}@bench.dreamseed.invalid", _UNUSABLE_HASH,
-                          f"Bench {role} {i}") for i, uid in enumerate(ids)])
+                "users",
+                columns=["id", "email", "password_hash", "display_name"],
+                records=[
+                    (
+                        uid,
+                        f"b{tag}-{i}@bench.dreamseed.invalid",
+                        _UNUSABLE_HASH,
+                        f"Bench {role} {i}",
+                    )
+                    for i, uid in enumerate(ids)
+                ],
+            )
             await self.conn.copy_records_to_table(
-                "memberships", columns=["org_id", "zone_id", "user_id", "role"],
-                records=[(self.org_id, self.zone_id, uid, role) for uid in ids])
+                "memberships",
+                columns=["org_id", "zone_id", "user_id", "role"],
+                records=[(self.org_id, self.zone_id, uid, role) for uid in ids],
+            )
             await self.conn.copy_records_to_table(
-                "sessions", columns=["id", "user_id", "expires_at"],
-                records=[(sid, uid, expires) for uid, sid in zip(ids, sessions, strict=True)])
-        return [SeededUser(uid, sid, self.issuer.issue_access(uid, sid, self.now), role)
-                for uid, sid in zip(ids, sessions, strict=True)]
+                "sessions",
+                columns=["id", "user_id", "expires_at"],
+                records=[(sid, uid, expires) for uid, sid in zip(ids, sessions, strict=True)],
+            )
+        return [
+            SeededUser(uid, sid, self.issuer.issue_access(uid, sid, self.now), role)
+            for uid, sid in zip(ids, sessions, strict=True)
+        ]
 
     async def directs(self, pairs: list[tuple[SeededUser, SeededUser]]) -> list[UUID]:
         """One direct conversation per pair (both participants 'member')."""
         ids = [uuid.uuid4() for _ in pairs]
         async with self.conn.transaction():
             await self.conn.copy_records_to_table(
-                "conversations", columns=["id", "zone_id", "org_id", "kind", "direct_key"],
-                records=[(cid, self.zone_id, self.org_id, "direct",
-                          ":".join(sorted((str(a.id), str(b.id)))))
-                         for cid, (a, b) in zip(ids, pairs, strict=True)])
+                "conversations",
+                columns=["id", "zone_id", "org_id", "kind", "direct_key"],
+                records=[
+                    (
+                        cid,
+                        self.zone_id,
+                        self.org_id,
+                        "direct",
+                        ":".join(sorted((str(a.id), str(b.id)))),
+                    )
+                    for cid, (a, b) in zip(ids, pairs, strict=True)
+                ],
+            )
             await self.conn.copy_records_to_table(
-                "participants", columns=["conversation_id", "user_id", "zone_id", "org_id",
-                                         "role"],
-                records=[(cid, u.id, self.zone_id, self.org_id, "member")
-                         for cid, pair in zip(ids, pairs, strict=True) for u in pair])
+                "participants",
+                columns=["conversation_id", "user_id", "zone_id", "org_id", "role"],
+                records=[
+                    (cid, u.id, self.zone_id, self.org_id, "member")
+                    for cid, pair in zip(ids, pairs, strict=True)
+                    for u in pair
+                ],
+            )
         return ids
 
-    async def room(self, kind: str, admins: list[SeededUser], members: list[SeededUser],
-                   title: str = "Bench room") -> UUID:
+    async def room(
+        self,
+        kind: str,
+        admins: list[SeededUser],
+        members: list[SeededUser],
+        title: str = "Bench room",
+    ) -> UUID:
         """A group or announcement conversation."""
         if kind not in ("group", "announcement"):
             raise SeedError(f"a room is a group or an announcement, not '{kind}'")
@@ -172,12 +209,19 @@ class Seeder:
         async with self.conn.transaction():
             await self.conn.execute(
                 """INSERT INTO conversations (id, zone_id, org_id, kind, title)
-                   VALUES ($1, $2, $3, $4, $5)""", cid, self.zone_id, self.org_id, kind, title)
+                   VALUES ($1, $2, $3, $4, $5)""",
+                cid,
+                self.zone_id,
+                self.org_id,
+                kind,
+                title,
+            )
             await self.conn.copy_records_to_table(
-                "participants", columns=["conversation_id", "user_id", "zone_id", "org_id",
-                                         "role"],
+                "participants",
+                columns=["conversation_id", "user_id", "zone_id", "org_id", "role"],
                 records=[(cid, u.id, self.zone_id, self.org_id, "admin") for u in admins]
-                + [(cid, u.id, self.zone_id, self.org_id, "member") for u in members])
+                + [(cid, u.id, self.zone_id, self.org_id, "member") for u in members],
+            )
         return cid
 
 
@@ -194,8 +238,10 @@ async def _seed_for_locust(args: argparse.Namespace, secret: str) -> dict[str, A
         seeder = await Seeder.start(conn, TokenIssuer(secret, args.token_ttl_s))
         teacher = (await seeder.users(1, "teacher"))[0]
         students = await seeder.users(args.students, "student")
-        pairs = [(students[i], students[i + 1]) for i in range(0, min(2 * args.pairs,
-                                                                     len(students) - 1), 2)]
+        pairs = [
+            (students[i], students[i + 1])
+            for i in range(0, min(2 * args.pairs, len(students) - 1), 2)
+        ]
         directs = await seeder.directs(pairs)
         room_members = students[: args.room]
         announcement = await seeder.room("announcement", [teacher], room_members, "Notices")
@@ -210,8 +256,10 @@ async def _seed_for_locust(args: argparse.Namespace, secret: str) -> dict[str, A
         "org_id": str(seeder.org_id),
         "teacher": user(teacher),
         "students": [user(s) for s in students],
-        "directs": [{"conversation_id": str(cid), "users": [str(a.id), str(b.id)]}
-                    for cid, (a, b) in zip(directs, pairs, strict=True)],
+        "directs": [
+            {"conversation_id": str(cid), "users": [str(a.id), str(b.id)]}
+            for cid, (a, b) in zip(directs, pairs, strict=True)
+        ],
         "room": len(room_members),
         "announcement_id": str(announcement),
         "group_id": str(group),
@@ -220,15 +268,20 @@ async def _seed_for_locust(args: argparse.Namespace, secret: str) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--owner-dsn", required=True,
-                        help="the database OWNER's URL (loopback only)")
-    parser.add_argument("--create", metavar="NAME",
-                        help="create and migrate database NAME on --owner-dsn's server first")
+    parser.add_argument(
+        "--owner-dsn", required=True, help="the database OWNER's URL (loopback only)"
+    )
+    parser.add_argument(
+        "--create",
+        metavar="NAME",
+        help="create and migrate database NAME on --owner-dsn's server first",
+    )
     parser.add_argument("--drop", metavar="NAME", help="drop database NAME and exit")
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--pairs", type=int, default=40, help="direct conversations")
-    parser.add_argument("--room", type=int, default=100,
-                        help="students in the group and the announcement")
+    parser.add_argument(
+        "--room", type=int, default=100, help="students in the group and the announcement"
+    )
     parser.add_argument("--token-ttl-s", type=int, default=3600)
     parser.add_argument("--out", type=Path, required=False, help="JSON file for locust")
     args = parser.parse_args(argv)

@@ -59,9 +59,21 @@ def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess
         port, log = _free_port(), log_dir / f"hub-{i}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         hubs.append(HubProcess(f"http://127.0.0.1:{port}", proc, log))
     for hub in hubs:

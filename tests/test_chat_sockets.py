@@ -91,7 +91,7 @@ async def test_bad_payloads_get_error_acks_and_change_nothing(
     connect: Connect, factory: Factory
 ) -> None:
     """Malformed, oversized, binary, unknown and other-tenant payloads are refused with codes."""
-    org, teacher, students, conv = await _class_room(factory)
+    _org, _teacher, students, conv = await _class_room(factory)
     other_org = await factory.org()
     outsider_conv = await factory.conversation(
         "group", other_org, [await factory.user("teacher", other_org)], []
@@ -230,7 +230,7 @@ async def test_membership_changes_follow_live(
     connect: Connect, factory: Factory, api: httpx.AsyncClient
 ) -> None:
     """A participant added over REST starts receiving that conversation's messages at once."""
-    org, teacher, students, conv = await _class_room(factory)
+    org, teacher, _students, conv = await _class_room(factory)
     newcomer = await factory.user("student", org)
     n, t = await connect(newcomer), await connect(teacher)
     added = await api.post(

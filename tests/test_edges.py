@@ -141,4 +141,6 @@ async def test_rate_limiter_accepts_limits_that_do_not_divide_a_minute(
     for limit in (7, 120_000, 1_000_000):
         limiter = RateLimiter(redis, limit, 60)
         decisions = [await limiter.hit(keys.rate_limit(f"odd-{limit}"), 1_000) for _ in range(8)]
-        assert [d.allowed for d in decisions] == ([True] * 7 + [False] if limit == 7 else [True] * 8)
+        assert [d.allowed for d in decisions] == (
+            [True] * 7 + [False] if limit == 7 else [True] * 8
+        )

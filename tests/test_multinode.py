@@ -20,7 +20,9 @@ from tests.support import Factory, User
 
 
 @pytest.fixture(scope="module")
-def hubs(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HubProcess]]:
+def hubs(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[HubProcess]]:
     started = start_hubs(settings, 2, tmp_path_factory.mktemp("hubs"))
     yield started
     for hub in started:
@@ -51,8 +53,11 @@ async def _open(clients: list[Client], hub: HubProcess | str, user: User) -> Cli
 
 
 def _send(conv: Any, text: str, client_msg_id: str | None = None) -> dict[str, Any]:
-    return {"conversation_id": str(conv), "client_msg_id": client_msg_id or uuid.uuid4().hex,
-            "content": text}
+    return {
+        "conversation_id": str(conv),
+        "client_msg_id": client_msg_id or uuid.uuid4().hex,
+        "content": text,
+    }
 
 
 async def test_message_sent_on_hub_a_reaches_hub_b_exactly_once(
@@ -97,8 +102,11 @@ async def test_membership_change_on_one_hub_joins_rooms_on_another(
     conv = await factory.conversation("group", org, [teacher], [])
     n = await _open(clients, hubs[1], newcomer)
     async with httpx.AsyncClient(base_url=hubs[0].url) as http:
-        added = await http.post(f"/api/v1/conversations/{conv}/participants",
-                                headers=teacher.headers, json={"user_ids": [str(newcomer.id)]})
+        added = await http.post(
+            f"/api/v1/conversations/{conv}/participants",
+            headers=teacher.headers,
+            json={"user_ids": [str(newcomer.id)]},
+        )
     assert added.status_code == 201, added.text
     t = await _open(clients, hubs[0], teacher)
     ack = await t.call("message.send", _send(conv, "welcome"))
@@ -164,8 +172,11 @@ async def test_presence_goes_offline_after_a_hub_crash(
 
 
 async def test_deaf_listener_fails_readiness_and_is_rebuilt(
-    hubs: list[HubProcess], clients: list[Client], factory: Factory,
-    hub_server: tuple[str, Any], hub_ctx: HubContext,
+    hubs: list[HubProcess],
+    clients: list[Client],
+    factory: Factory,
+    hub_server: tuple[str, Any],
+    hub_ctx: HubContext,
 ) -> None:
     """A listener that silently stops hearing the bus turns /readyz red, then is rebuilt."""
     manager = hub_server[1].other_asgi_app.state.bus_manager

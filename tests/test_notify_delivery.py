@@ -51,10 +51,15 @@ def worker_ctx(hub_ctx: HubContext, push: PushSender) -> dict[str, Any]:
 
 async def _run_worker(settings: Settings, ctx: dict[str, Any]) -> Worker:
     """Run the product's worker functions in burst mode until the queue is empty."""
-    worker = Worker(functions=WorkerSettings.functions,
-                    redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
-                    queue_name=ctx["hub"].keys.job_queue, burst=True, poll_delay=0.05,
-                    ctx=dict(ctx), handle_signals=False)
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
+        queue_name=ctx["hub"].keys.job_queue,
+        burst=True,
+        poll_delay=0.05,
+        ctx=dict(ctx),
+        handle_signals=False,
+    )
     try:
         await worker.main()
     finally:
@@ -66,8 +71,9 @@ async def _run_worker(settings: Settings, ctx: dict[str, Any]) -> Worker:
 
 
 async def _device(factory: Factory, user: User, token: str) -> None:
-    await factory.fetch("INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, 'android')",
-                        token, user.id)
+    await factory.fetch(
+        "INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, 'android')", token, user.id
+    )
 
 
 def _pushes_to(fcm: FcmStandIn, token: str) -> list[dict[str, Any]]:
@@ -79,16 +85,23 @@ def _send(conv: Any, text: str) -> dict[str, Any]:
 
 
 async def test_burst_gives_offline_members_one_push_and_skips_muted_and_online(
-    connect: Connect, factory: Factory, fcm: FcmStandIn, worker_ctx: dict[str, Any],
-    hub_ctx: HubContext, clock: Any,
+    connect: Connect,
+    factory: Factory,
+    fcm: FcmStandIn,
+    worker_ctx: dict[str, Any],
+    hub_ctx: HubContext,
+    clock: Any,
 ) -> None:
     """Three messages become one push ("3 new messages") for the offline member only."""
     org = await factory.org()
     teacher = await factory.user("teacher", org)
     online, offline, muted = [await factory.user("student", org) for _ in range(3)]
     conv = await factory.conversation("group", org, [teacher], [online, offline, muted])
-    for user, token in ((online, "tok-online-" + "x" * 20), (offline, "tok-offline-" + "x" * 20),
-                        (muted, "tok-muted-" + "x" * 20)):
+    for user, token in (
+        (online, "tok-online-" + "x" * 20),
+        (offline, "tok-offline-" + "x" * 20),
+        (muted, "tok-muted-" + "x" * 20),
+    ):
         await _device(factory, user, token)
     await factory.fetch("UPDATE participants SET muted = true WHERE user_id = $1", muted.id)
     t = await connect(teacher)
@@ -112,7 +125,10 @@ async def test_burst_gives_offline_members_one_push_and_skips_muted_and_online(
 
 
 async def test_quiet_hours_hold_pushes_except_urgent(
-    factory: Factory, fcm: FcmStandIn, worker_ctx: dict[str, Any], hub_ctx: HubContext,
+    factory: Factory,
+    fcm: FcmStandIn,
+    worker_ctx: dict[str, Any],
+    hub_ctx: HubContext,
     clock: Any,
 ) -> None:
     """In quiet hours a push is held (still listed in the app); urgent breaks through."""
@@ -123,15 +139,29 @@ async def test_quiet_hours_hold_pushes_except_urgent(
     await factory.fetch("UPDATE users SET timezone = 'UTC' WHERE id = $1", parent.id)
     await factory.fetch(
         "INSERT INTO notification_preferences (user_id, quiet_start, quiet_end) VALUES ($1,$2,$3)",
-        parent.id, time((clock.now.hour - 1) % 24), time((clock.now.hour + 2) % 24))
+        parent.id,
+        time((clock.now.hour - 1) % 24),
+        time((clock.now.hour + 2) % 24),
+    )
     tell = WorkerSettings.functions[3]
-    await tell(worker_ctx, [str(parent.id)], "exam_result", "결과", "시험 결과가 나왔어요", {},
-               "exam:1", False)
-    await tell(worker_ctx, [str(parent.id)], "proctor_flag", "긴급", "시험 중 경고", {},
-               "flag:1", True)
+    await tell(
+        worker_ctx,
+        [str(parent.id)],
+        "exam_result",
+        "결과",
+        "시험 결과가 나왔어요",
+        {},
+        "exam:1",
+        False,
+    )
+    await tell(
+        worker_ctx, [str(parent.id)], "proctor_flag", "긴급", "시험 중 경고", {}, "flag:1", True
+    )
     assert [m["message"]["notification"]["title"] for m in fcm.messages] == ["긴급"]
-    states = {r["kind"]: r["push_state"] for r in await factory.fetch(
-        "SELECT kind, push_state FROM notifications")}
+    states = {
+        r["kind"]: r["push_state"]
+        for r in await factory.fetch("SELECT kind, push_state FROM notifications")
+    }
     assert states == {"exam_result": "held", "proctor_flag": "sent"}
     clock.advance(hours=3)
     release = WorkerSettings.functions[4]
@@ -140,7 +170,10 @@ async def test_quiet_hours_hold_pushes_except_urgent(
 
 
 async def test_fcm_503_is_retried_and_delivered_once(
-    factory: Factory, fcm: FcmStandIn, worker_ctx: dict[str, Any], settings: Settings,
+    factory: Factory,
+    fcm: FcmStandIn,
+    worker_ctx: dict[str, Any],
+    settings: Settings,
     hub_ctx: HubContext,
 ) -> None:
     """A 503 from FCM retries the job; the push is accepted once."""
@@ -148,8 +181,9 @@ async def test_fcm_503_is_retried_and_delivered_once(
     token = "tok-flaky-" + "x" * 20
     await _device(factory, parent, token)
     fcm.program(token, Behaviour.UNAVAILABLE_ONCE)
-    await hub_ctx.jobs.enqueue("notify_users", [str(parent.id)], "link", "t", "b", {}, "l:1",
-                               False, job_id="retry-test")
+    await hub_ctx.jobs.enqueue(
+        "notify_users", [str(parent.id)], "link", "t", "b", {}, "l:1", False, job_id="retry-test"
+    )
     worker = await _run_worker(settings, worker_ctx)
     assert worker.jobs_complete == 1
     # Two attempts reached FCM: the 503 and the one it accepted, for one notification.
@@ -174,16 +208,21 @@ async def test_unregistered_token_is_pruned(
 
 
 async def test_job_that_keeps_failing_is_dead_lettered(
-    factory: Factory, fcm: FcmStandIn, worker_ctx: dict[str, Any], settings: Settings,
-    hub_ctx: HubContext, api: httpx.AsyncClient,
+    factory: Factory,
+    fcm: FcmStandIn,
+    worker_ctx: dict[str, Any],
+    settings: Settings,
+    hub_ctx: HubContext,
+    api: httpx.AsyncClient,
 ) -> None:
     """After its last try a failing job lands in the dead-letter list with its error."""
     user = await factory.user()
     token = "tok-down-" + "x" * 20
     await _device(factory, user, token)
     fcm.program(token, Behaviour.UNAVAILABLE)
-    await hub_ctx.jobs.enqueue("notify_users", [str(user.id)], "k", "t", "b", {}, "d:2", False,
-                               job_id="dead-test")
+    await hub_ctx.jobs.enqueue(
+        "notify_users", [str(user.id)], "k", "t", "b", {}, "d:2", False, job_id="dead-test"
+    )
     await _run_worker(settings, {**worker_ctx, "max_tries": 2})
     admin = await factory.user(sys_admin=True)
     view = (await api.get("/admin/jobs", headers=admin.headers)).json()
@@ -195,15 +234,19 @@ async def test_job_that_keeps_failing_is_dead_lettered(
 
 
 async def test_same_event_enqueued_twice_is_sent_once(
-    factory: Factory, fcm: FcmStandIn, worker_ctx: dict[str, Any], settings: Settings,
+    factory: Factory,
+    fcm: FcmStandIn,
+    worker_ctx: dict[str, Any],
+    settings: Settings,
     hub_ctx: HubContext,
 ) -> None:
     """Two enqueues of one event (same job id) run once; the row key would stop a second push."""
     user = await factory.user()
     await _device(factory, user, "tok-once-" + "x" * 20)
     for _ in range(2):
-        await hub_ctx.jobs.enqueue("notify_users", [str(user.id)], "k", "t", "b", {}, "d:3",
-                                   False, job_id="same-event")
+        await hub_ctx.jobs.enqueue(
+            "notify_users", [str(user.id)], "k", "t", "b", {}, "d:3", False, job_id="same-event"
+        )
     worker = await _run_worker(settings, worker_ctx)
     assert worker.jobs_complete == 1
     await WorkerSettings.functions[3](worker_ctx, [str(user.id)], "k", "t", "b", {}, "d:3", False)
@@ -211,7 +254,10 @@ async def test_same_event_enqueued_twice_is_sent_once(
 
 
 async def test_announcement_emails_members_who_chose_email(
-    connect: Connect, factory: Factory, fcm: FcmStandIn, worker_ctx: dict[str, Any],
+    connect: Connect,
+    factory: Factory,
+    fcm: FcmStandIn,
+    worker_ctx: dict[str, Any],
     smtpd: tuple[Recorder, int],  # noqa: F811
 ) -> None:
     """An announcement pushes every offline member and e-mails those who chose e-mail."""
@@ -220,8 +266,9 @@ async def test_announcement_emails_members_who_chose_email(
     teacher = await factory.user("teacher", org)
     mailer, pusher = await factory.user("parent", org), await factory.user("parent", org)
     conv = await factory.conversation("announcement", org, [teacher], [mailer, pusher])
-    await factory.fetch("UPDATE participants SET email_enabled = true WHERE user_id = $1",
-                        mailer.id)
+    await factory.fetch(
+        "UPDATE participants SET email_enabled = true WHERE user_id = $1", mailer.id
+    )
     await _device(factory, pusher, "tok-pusher-" + "x" * 20)
     t = await connect(teacher)
     assert "seq" in await t.call("message.send", _send(conv, "내일 시험 범위가 바뀌었습니다"))
@@ -234,7 +281,10 @@ async def test_announcement_emails_members_who_chose_email(
 
 
 async def test_unread_messages_become_one_digest_per_person(
-    connect: Connect, factory: Factory, worker_ctx: dict[str, Any], clock: Any,
+    connect: Connect,
+    factory: Factory,
+    worker_ctx: dict[str, Any],
+    clock: Any,
     smtpd: tuple[Recorder, int],  # noqa: F811
 ) -> None:
     """Messages unread past the delay give one e-mail per person, listing every conversation."""

@@ -17,12 +17,23 @@ from tests.support import Factory
 
 
 def _worker(settings: Settings, sa: Path, endpoint: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": settings.postgres_dsn, "REDIS_URL": settings.redis_dsn,
-           "JWT_SECRET": settings.jwt_secret, "REDIS_NAMESPACE": settings.redis_namespace,
-           "FCM_SERVICE_ACCOUNT": str(sa), "FCM_ENDPOINT": endpoint, "JOB_TIMEOUT_S": "3"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.postgres_dsn,
+        "REDIS_URL": settings.redis_dsn,
+        "JWT_SECRET": settings.jwt_secret,
+        "REDIS_NAMESPACE": settings.redis_namespace,
+        "FCM_SERVICE_ACCOUNT": str(sa),
+        "FCM_ENDPOINT": endpoint,
+        "JOB_TIMEOUT_S": "3",
+    }
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env,  # noqa: S603
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def _until(check: object, seconds: float) -> None:
@@ -37,16 +48,26 @@ async def _until(check: object, seconds: float) -> None:
 async def test_worker_killed_mid_push_runs_the_job_again(
     factory: Factory, hub_ctx: HubContext, settings: Settings, tmp_path: Path
 ) -> None:
-    """SIGKILL while FCM holds the request; a restarted worker finishes the job, same collapse key."""
+    """SIGKILL while FCM holds the request; a restarted worker finishes it, same collapse key."""
     fcm = FcmStandIn(delay_s=1.5).start()
     try:
         sa = fcm.write_service_account(tmp_path / "sa.json")
         user = await factory.user()
         token = "tok-crash-" + "x" * 20
         await factory.fetch(
-            "INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, 'ios')", token, user.id)
-        await hub_ctx.jobs.enqueue("notify_users", [str(user.id)], "exam_result", "결과",
-                                   "시험 결과가 나왔어요", {}, "crash:1", False, job_id="crash-1")
+            "INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, 'ios')", token, user.id
+        )
+        await hub_ctx.jobs.enqueue(
+            "notify_users",
+            [str(user.id)],
+            "exam_result",
+            "결과",
+            "시험 결과가 나왔어요",
+            {},
+            "crash:1",
+            False,
+            job_id="crash-1",
+        )
         first = _worker(settings, sa, fcm.base_url, tmp_path / "worker.log")
 
         async def in_flight() -> bool:
@@ -58,9 +79,9 @@ async def test_worker_killed_mid_push_runs_the_job_again(
         assert await factory.fetchval("SELECT push_state FROM notifications") == "pending"
         second = _worker(settings, sa, fcm.base_url, tmp_path / "worker.log")
         try:
+
             async def sent() -> bool:
-                return bool(await factory.fetchval(
-                    "SELECT push_state = 'sent' FROM notifications"))
+                return bool(await factory.fetchval("SELECT push_state = 'sent' FROM notifications"))
 
             await _until(sent, 45)
         finally:

@@ -45,7 +45,11 @@ def durable(job: Job) -> WorkerCoroutine:
 
 
 async def _again(
-    ctx: dict[str, Any], name: str, tries: int, args: tuple[Any, ...], exc: Exception,
+    ctx: dict[str, Any],
+    name: str,
+    tries: int,
+    args: tuple[Any, ...],
+    exc: Exception,
     defer_s: float,
 ) -> None:
     if tries >= int(ctx.get("max_tries", MAX_TRIES)):
@@ -63,9 +67,13 @@ async def dead_letter(
 ) -> None:
     hub: HubContext = ctx["hub"]
     entry = {
-        "job": name, "job_id": ctx.get("job_id"), "args": [str(a) for a in args],
-        "tries": tries, "error": f"{type(exc).__name__}: {exc}",
-        "traceback": "".join(traceback.format_exception(exc))[-4000:], "at": time.time(),
+        "job": name,
+        "job_id": ctx.get("job_id"),
+        "args": [str(a) for a in args],
+        "tries": tries,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+        "at": time.time(),
     }
     async with hub.redis.pipeline(transaction=True) as pipe:
         pipe.lpush(hub.keys.dead_letters, json.dumps(entry))

@@ -39,9 +39,14 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 def senders(settings: Settings) -> tuple[PushSender, EmailSender]:
     push = PushSender(settings.fcm_service_account, endpoint=settings.fcm_endpoint)
-    email = EmailSender(settings.smtp_host, settings.smtp_port, settings.smtp_username,
-                        settings.smtp_password, start_tls=settings.smtp_starttls,
-                        sender=settings.email_from)
+    email = EmailSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        settings.smtp_password,
+        start_tls=settings.smtp_starttls,
+        sender=settings.email_from,
+    )
     return push, email
 
 
@@ -54,8 +59,12 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [
-        expire_link_requests, purge_expired_sessions, notify_conversation, notify_users,
-        release_held_notifications, send_email_digests,
+        expire_link_requests,
+        purge_expired_sessions,
+        notify_conversation,
+        notify_users,
+        release_held_notifications,
+        send_email_digests,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),

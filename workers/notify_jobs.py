@@ -38,13 +38,27 @@ async def notify_conversation(ctx: dict[str, Any], conversation_id: str) -> int:
 
 @durable
 async def notify_users(
-    ctx: dict[str, Any], user_ids: list[str], kind: str, title: str, body: str,
-    data: dict[str, str], dedup_key: str, urgent: bool,
+    ctx: dict[str, Any],
+    user_ids: list[str],
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, str],
+    dedup_key: str,
+    urgent: bool,
 ) -> int:
     """A notification for named people (parent alerts, link requests and answers)."""
-    return await dispatch.tell_users(_hub(ctx), _push(ctx), [UUID(u) for u in user_ids],
-                                     kind=kind, title=title, body=body, data=data,
-                                     dedup_key=dedup_key, urgent=urgent)
+    return await dispatch.tell_users(
+        _hub(ctx),
+        _push(ctx),
+        [UUID(u) for u in user_ids],
+        kind=kind,
+        title=title,
+        body=body,
+        data=data,
+        dedup_key=dedup_key,
+        urgent=urgent,
+    )
 
 
 @durable

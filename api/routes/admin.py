@@ -16,8 +16,13 @@ class JobsOverview(Response):
     dead_letters: list[dict[str, Any]]
 
 
-@endpoint("GET", "/admin/jobs", summary="Queue depth and the jobs that kept failing",
-          response=JobsOverview, tag="admin")
+@endpoint(
+    "GET",
+    "/admin/jobs",
+    summary="Queue depth and the jobs that kept failing",
+    response=JobsOverview,
+    tag="admin",
+)
 async def jobs_overview(call: Call) -> dict[str, Any]:
     async with call.ctx.db.acting(call.user.user_id) as conn:
         if not (await load_roles(conn, call.user.user_id)).is_sys_admin:

@@ -22,8 +22,15 @@ from schema.models.notify import (
 TAG = "notifications"
 
 
-@endpoint("POST", "/devices", summary="Register this device for push notifications",
-          body=DeviceRegister, response=DeviceOut, status=201, tag=TAG)
+@endpoint(
+    "POST",
+    "/devices",
+    summary="Register this device for push notifications",
+    body=DeviceRegister,
+    response=DeviceOut,
+    status=201,
+    tag=TAG,
+)
 async def register(call: Call) -> dict[str, Any]:
     return await devices.register_device(call.ctx, call.user, call.body.platform, call.body.token)
 
@@ -34,58 +41,104 @@ async def unregister(call: Call) -> None:
         raise not_found("Device")
 
 
-@endpoint("GET", "/conversations/{conversation_id}/notification-settings",
-          summary="Muted, push and e-mail for one conversation",
-          response=ConversationNotificationSettingsOut, tag=TAG)
+@endpoint(
+    "GET",
+    "/conversations/{conversation_id}/notification-settings",
+    summary="Muted, push and e-mail for one conversation",
+    response=ConversationNotificationSettingsOut,
+    tag=TAG,
+)
 async def conversation_settings(call: Call) -> dict[str, Any]:
-    return await preferences.get_conversation_settings(call.ctx, call.user,
-                                                       call.path_uuid("conversation_id"))
+    return await preferences.get_conversation_settings(
+        call.ctx, call.user, call.path_uuid("conversation_id")
+    )
 
 
-@endpoint("PUT", "/conversations/{conversation_id}/notification-settings",
-          summary="Change muted, push and e-mail for one conversation",
-          body=ConversationNotificationSettings, response=ConversationNotificationSettingsOut,
-          tag=TAG)
+@endpoint(
+    "PUT",
+    "/conversations/{conversation_id}/notification-settings",
+    summary="Change muted, push and e-mail for one conversation",
+    body=ConversationNotificationSettings,
+    response=ConversationNotificationSettingsOut,
+    tag=TAG,
+)
 async def put_conversation_settings(call: Call) -> dict[str, Any]:
     return await preferences.put_conversation_settings(
-        call.ctx, call.user, call.path_uuid("conversation_id"), call.body)
+        call.ctx, call.user, call.path_uuid("conversation_id"), call.body
+    )
 
 
-@endpoint("GET", "/users/me/notification-preferences",
-          summary="Quiet hours, language, digest delay", response=NotificationPreferencesOut,
-          tag=TAG)
+@endpoint(
+    "GET",
+    "/users/me/notification-preferences",
+    summary="Quiet hours, language, digest delay",
+    response=NotificationPreferencesOut,
+    tag=TAG,
+)
 async def my_preferences(call: Call) -> dict[str, Any]:
     return await preferences.get_preferences(call.ctx, call.user)
 
 
-@endpoint("PUT", "/users/me/notification-preferences",
-          summary="Change quiet hours, language, digest delay", body=NotificationPreferences,
-          response=NotificationPreferencesOut, tag=TAG)
+@endpoint(
+    "PUT",
+    "/users/me/notification-preferences",
+    summary="Change quiet hours, language, digest delay",
+    body=NotificationPreferences,
+    response=NotificationPreferencesOut,
+    tag=TAG,
+)
 async def put_preferences(call: Call) -> dict[str, Any]:
     return await preferences.put_preferences(call.ctx, call.user, call.body)
 
 
-@endpoint("GET", "/notifications", summary="Everything I was notified of, newest first",
-          query=NotificationsQuery, response=NotificationPage, tag=TAG)
+@endpoint(
+    "GET",
+    "/notifications",
+    summary="Everything I was notified of, newest first",
+    query=NotificationsQuery,
+    response=NotificationPage,
+    tag=TAG,
+)
 async def notifications(call: Call) -> dict[str, Any]:
     q: NotificationsQuery = call.query
-    items, unread = await center.list_notifications(call.ctx, call.user, before=q.before,
-                                                    limit=q.limit, unread_only=q.unread_only)
+    items, unread = await center.list_notifications(
+        call.ctx, call.user, before=q.before, limit=q.limit, unread_only=q.unread_only
+    )
     return {"items": items, "unread": unread}
 
 
-@endpoint("POST", "/notifications/{notification_id}/read", summary="Mark one notification read",
-          response=Badge, tag=TAG)
+@endpoint(
+    "POST",
+    "/notifications/{notification_id}/read",
+    summary="Mark one notification read",
+    response=Badge,
+    tag=TAG,
+)
 async def read_one(call: Call) -> dict[str, Any]:
-    return {"unread": await center.mark_read(call.ctx, call.user,
-                                             call.path_uuid("notification_id"))}
+    return {
+        "unread": await center.mark_read(call.ctx, call.user, call.path_uuid("notification_id"))
+    }
 
 
-@endpoint("POST", "/notifications/read-all", summary="Mark every notification read",
-          response=Badge, tag=TAG)
+@endpoint(
+    "POST",
+    "/notifications/read-all",
+    summary="Mark every notification read",
+    response=Badge,
+    tag=TAG,
+)
 async def read_all(call: Call) -> dict[str, Any]:
     return {"unread": await center.mark_read(call.ctx, call.user, None)}
 
 
-ENDPOINTS = [register, unregister, conversation_settings, put_conversation_settings,
-             my_preferences, put_preferences, notifications, read_one, read_all]
+ENDPOINTS = [
+    register,
+    unregister,
+    conversation_settings,
+    put_conversation_settings,
+    my_preferences,
+    put_preferences,
+    notifications,
+    read_one,
+    read_all,
+]

@@ -102,18 +102,39 @@ async def classes(call: Call) -> dict[str, Any]:
     return {"items": await orgs.list_classes(call.ctx, call.user, call.path_uuid("org_id"))}
 
 
-@endpoint("GET", "/organizations/{org_id}/settings", summary="The organization's settings",
-          response=OrganizationSettingsOut, tag="organizations")
+@endpoint(
+    "GET",
+    "/organizations/{org_id}/settings",
+    summary="The organization's settings",
+    response=OrganizationSettingsOut,
+    tag="organizations",
+)
 async def settings(call: Call) -> dict[str, Any]:
     return await orgs.get_settings(call.ctx, call.user, call.path_uuid("org_id"))
 
 
-@endpoint("PUT", "/organizations/{org_id}/settings", summary="Change the organization's settings",
-          body=OrganizationSettings, response=OrganizationSettingsOut, tag="organizations")
+@endpoint(
+    "PUT",
+    "/organizations/{org_id}/settings",
+    summary="Change the organization's settings",
+    body=OrganizationSettings,
+    response=OrganizationSettingsOut,
+    tag="organizations",
+)
 async def update_settings(call: Call) -> dict[str, Any]:
-    return await orgs.update_settings(call.ctx, call.user, call.path_uuid("org_id"), call.body,
-                                      call.meta)
+    return await orgs.update_settings(
+        call.ctx, call.user, call.path_uuid("org_id"), call.body, call.meta
+    )
 
 
-ENDPOINTS = [zones, create, detail, add_member, members, create_class, classes, settings,
-             update_settings]
+ENDPOINTS = [
+    zones,
+    create,
+    detail,
+    add_member,
+    members,
+    create_class,
+    classes,
+    settings,
+    update_settings,
+]

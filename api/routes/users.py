@@ -26,8 +26,13 @@ async def update_me(call: Call) -> dict[str, Any]:
     return await users.update_me(call.ctx, call.user, call.body, call.meta)
 
 
-@endpoint("DELETE", "/users/me", summary="Leave the platform: erase my account and messages",
-          body=EraseAccountRequest, tag="users")
+@endpoint(
+    "DELETE",
+    "/users/me",
+    summary="Leave the platform: erase my account and messages",
+    body=EraseAccountRequest,
+    tag="users",
+)
 async def erase_me(call: Call) -> None:
     await erasure.erase_account(call.ctx, call.user, call.body.password, call.meta)
 

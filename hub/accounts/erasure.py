@@ -7,7 +7,6 @@ conversation's order stay, so nobody else's history gets a gap). An audit record
 
 from __future__ import annotations
 
-
 from hub.accounts import audit
 from hub.accounts.sessions import mark_session_revoked
 from hub.context import Actor, HubContext, RequestMeta
@@ -17,7 +16,9 @@ from hub.passwords import verify_password
 
 async def erase_account(ctx: HubContext, actor: Actor, password: str, meta: RequestMeta) -> None:
     async with ctx.db.acting(actor.user_id) as conn:
-        current = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", actor.user_id)
+        current = await conn.fetchval(
+            "SELECT password_hash FROM users WHERE id = $1", actor.user_id
+        )
     if not await verify_password(current, password):
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The password is wrong", field="password")
     # Erasure touches rows in every conversation and organization the person was part of:
@@ -53,17 +54,21 @@ async def erase_account(ctx: HubContext, actor: Actor, password: str, meta: Requ
         )
         await conn.execute("DELETE FROM refresh_tokens WHERE user_id = $1", actor.user_id)
         await conn.execute(
-            """UPDATE users SET email = 'erased-' || id || '@invalid', display_name = '(탈퇴한 사용자)',
-                      password_hash = '!', deleted_at = now(), updated_at = now()
+            """UPDATE users SET email = 'erased-' || id || '@invalid',
+                      display_name = '(탈퇴한 사용자)', password_hash = '!',
+                      deleted_at = now(), updated_at = now()
                WHERE id = $1""",
             actor.user_id,
         )
-        await audit.record(conn, "user.erase", actor_id=actor.user_id, target_type="user",
-                           target_id=actor.user_id, meta=meta,
-                           details={"messages_erased": len(erased),
-                                    "sessions_revoked": len(sessions)})
+        await audit.record(
+            conn,
+            "user.erase",
+            actor_id=actor.user_id,
+            target_type="user",
+            target_id=actor.user_id,
+            meta=meta,
+            details={"messages_erased": len(erased), "sessions_revoked": len(sessions)},
+        )
     for session in sessions:
         await mark_session_revoked(ctx, actor.user_id, session["id"], "account_erased")
     await ctx.bus.disconnect_user(actor.user_id, "account_erased")
-
-

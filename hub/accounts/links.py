@@ -10,9 +10,9 @@ import asyncpg
 
 from hub.accounts import audit
 from hub.context import Actor, HubContext, RequestMeta
-from hub.notify import enqueue
 from hub.db import fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
+from hub.notify import enqueue
 
 _LINK_COLUMNS = (
     "id, org_id, parent_id, student_id, status::text, requested_at, expires_at, answered_at"

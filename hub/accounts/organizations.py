@@ -205,9 +205,18 @@ async def update_settings(
         settings = await conn.fetchval(
             """UPDATE organizations SET settings = settings || $2::jsonb
                WHERE id = $1 RETURNING settings""",
-            org_id, body.model_dump(),
+            org_id,
+            body.model_dump(),
         )
-        await audit.record(conn, "organization.settings", actor_id=actor.user_id,
-                           target_type="organization", target_id=org_id, zone_id=org["zone_id"],
-                           org_id=org_id, meta=meta, details=body.model_dump())
+        await audit.record(
+            conn,
+            "organization.settings",
+            actor_id=actor.user_id,
+            target_type="organization",
+            target_id=org_id,
+            zone_id=org["zone_id"],
+            org_id=org_id,
+            meta=meta,
+            details=body.model_dump(),
+        )
     return dict(settings)

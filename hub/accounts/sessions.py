@@ -9,10 +9,10 @@ import asyncpg
 
 from hub import metrics
 from hub.accounts import audit
-from hub.notify import devices
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode
+from hub.notify import devices
 from hub.passwords import hash_password, verify_password
 from hub.tokens import hash_refresh_token, new_refresh_token
 from schema.models.accounts import LoginRequest, RegisterRequest, TokenPair

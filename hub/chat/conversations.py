@@ -35,12 +35,18 @@ async def create_conversation(
             raise not_found("Organization")
         if not policy.may_create_group(roles, body.org_id):
             raise forbidden("Only teachers and administrators open group conversations")
-        members = await _org_members(conn, body.org_id, set(body.member_ids) - {actor.user_id},
-                                      "member_ids")
+        members = await _org_members(
+            conn, body.org_id, set(body.member_ids) - {actor.user_id}, "member_ids"
+        )
         await conn.execute(
             """INSERT INTO conversations (id, zone_id, org_id, kind, title, created_by)
                VALUES ($1, $2, $3, $4, $5, $6)""",
-            conversation_id, org["zone_id"], body.org_id, body.kind, body.title, actor.user_id,
+            conversation_id,
+            org["zone_id"],
+            body.org_id,
+            body.kind,
+            body.title,
+            actor.user_id,
         )
         await conn.executemany(
             """INSERT INTO participants (conversation_id, user_id, zone_id, org_id, role)
@@ -48,10 +54,16 @@ async def create_conversation(
             [(conversation_id, actor.user_id, org["zone_id"], body.org_id, "admin")]
             + [(conversation_id, m, org["zone_id"], body.org_id, "member") for m in members],
         )
-        await audit.record(conn, "conversation.create", actor_id=actor.user_id,
-                           target_type="conversation", target_id=conversation_id,
-                           zone_id=org["zone_id"], org_id=body.org_id,
-                           details={"kind": body.kind, "members": len(members) + 1})
+        await audit.record(
+            conn,
+            "conversation.create",
+            actor_id=actor.user_id,
+            target_type="conversation",
+            target_id=conversation_id,
+            zone_id=org["zone_id"],
+            org_id=body.org_id,
+            details={"kind": body.kind, "members": len(members) + 1},
+        )
         result = await _conversation_row(conn, actor.user_id, conversation_id)
     for member in [actor.user_id, *members]:
         await ctx.bus.join(member, conversation_id)
@@ -65,13 +77,17 @@ async def _org_members(
         return []
     rows = await conn.fetch(
         "SELECT DISTINCT user_id FROM memberships WHERE org_id = $1 AND user_id = ANY($2::uuid[])",
-        org_id, list(user_ids),
+        org_id,
+        list(user_ids),
     )
     found = {r["user_id"] for r in rows}
     if missing := user_ids - found:
-        raise DomainError(ErrorCode.VALIDATION,
-                          f"{len(missing)} user(s) are not members of this organization",
-                          field=field, user_ids=sorted(str(m) for m in missing))
+        raise DomainError(
+            ErrorCode.VALIDATION,
+            f"{len(missing)} user(s) are not members of this organization",
+            field=field,
+            user_ids=sorted(str(m) for m in missing),
+        )
     return sorted(found)
 
 
@@ -94,11 +110,16 @@ async def _open_direct(ctx: HubContext, actor: Actor, other_id: UUID) -> dict[st
                 """INSERT INTO conversations (id, zone_id, org_id, kind, direct_key, created_by)
                    VALUES ($1, $2, $3, 'direct', $4, $5)
                    ON CONFLICT (direct_key) DO NOTHING RETURNING id""",
-                conversation_id, zone_id, org_id, key, actor.user_id,
+                conversation_id,
+                zone_id,
+                org_id,
+                key,
+                actor.user_id,
             )
             if inserted is None:  # a concurrent open won the race
                 existing = await conn.fetchval(
-                    "SELECT id FROM conversations WHERE direct_key = $1", key)
+                    "SELECT id FROM conversations WHERE direct_key = $1", key
+                )
                 created = False
             else:
                 await conn.executemany(
@@ -113,10 +134,14 @@ async def _open_direct(ctx: HubContext, actor: Actor, other_id: UUID) -> dict[st
             conv = await conn.fetchrow(
                 """UPDATE participants SET left_at = NULL, joined_at = now()
                    WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NOT NULL
-                   RETURNING zone_id, org_id""", conversation_id, actor.user_id)
+                   RETURNING zone_id, org_id""",
+                conversation_id,
+                actor.user_id,
+            )
             if conv is not None:
-                returned = await _record_membership(conn, conversation_id, conv, "member_added",
-                                                    [actor.user_id], actor.user_id)
+                returned = await _record_membership(
+                    conn, conversation_id, conv, "member_added", [actor.user_id], actor.user_id
+                )
     async with ctx.db.acting(actor.user_id) as conn:
         result = await _conversation_row(conn, actor.user_id, conversation_id)
     if created:
@@ -124,9 +149,16 @@ async def _open_direct(ctx: HubContext, actor: Actor, other_id: UUID) -> dict[st
             await ctx.bus.join(member, conversation_id)
     elif returned:
         await ctx.bus.join(actor.user_id, conversation_id)
-        await ctx.bus.to_conversation(conversation_id, "conversation.member_added", {
-            "conversation_id": str(conversation_id), "user_id": str(actor.user_id),
-            "change_seq": returned[0], "role": "member"})
+        await ctx.bus.to_conversation(
+            conversation_id,
+            "conversation.member_added",
+            {
+                "conversation_id": str(conversation_id),
+                "user_id": str(actor.user_id),
+                "change_seq": returned[0],
+                "role": "member",
+            },
+        )
     return result
 
 
@@ -137,7 +169,8 @@ async def _conversation_row(
         f"""SELECT {_CONVERSATION_COLUMNS} FROM conversations c
             JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1
             WHERE c.id = $2 AND p.left_at IS NULL""",  # noqa: S608
-        user_id, conversation_id,
+        user_id,
+        conversation_id,
     )
     if row is None:
         raise not_found("Conversation")
@@ -188,7 +221,8 @@ async def my_role(conn: Connection, user_id: UUID, conversation_id: UUID) -> tup
         """SELECT c.kind::text, p.role::text FROM conversations c
            JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1
            WHERE c.id = $2 AND p.left_at IS NULL""",
-        user_id, conversation_id,
+        user_id,
+        conversation_id,
     )
     if row is None:
         raise not_found("Conversation")
@@ -203,8 +237,9 @@ async def add_participants(
         kind, mine = await my_role(conn, actor.user_id, conversation_id)
         if not policy.may_manage_participants(kind, mine):
             raise forbidden("Only the conversation's admins add participants")
-        conv = await conn.fetchrow("SELECT zone_id, org_id FROM conversations WHERE id = $1",
-                                   conversation_id)
+        conv = await conn.fetchrow(
+            "SELECT zone_id, org_id FROM conversations WHERE id = $1", conversation_id
+        )
         assert conv is not None  # noqa: S101 - my_role found it
         members = await _org_members(conn, conv["org_id"], set(user_ids), "user_ids")
         added = await conn.fetch(
@@ -214,16 +249,28 @@ async def add_participants(
                    SET left_at = NULL, role = EXCLUDED.role, joined_at = now()
                    WHERE participants.left_at IS NOT NULL
                RETURNING user_id""",
-            conversation_id, conv["zone_id"], conv["org_id"], role, members,
+            conversation_id,
+            conv["zone_id"],
+            conv["org_id"],
+            role,
+            members,
         )
         added_ids = [r["user_id"] for r in added]
-        changes = await _record_membership(conn, conversation_id, conv, "member_added",
-                                           added_ids, actor.user_id)
+        changes = await _record_membership(
+            conn, conversation_id, conv, "member_added", added_ids, actor.user_id
+        )
     for user_id, change in zip(added_ids, changes, strict=True):
         await ctx.bus.join(user_id, conversation_id)
-        await ctx.bus.to_conversation(conversation_id, "conversation.member_added", {
-            "conversation_id": str(conversation_id), "user_id": str(user_id),
-            "change_seq": change, "role": role})
+        await ctx.bus.to_conversation(
+            conversation_id,
+            "conversation.member_added",
+            {
+                "conversation_id": str(conversation_id),
+                "user_id": str(user_id),
+                "change_seq": change,
+                "role": role,
+            },
+        )
     return added_ids
 
 
@@ -235,30 +282,41 @@ async def remove_participant(
         kind, mine = await my_role(conn, actor.user_id, conversation_id)
         if user_id != actor.user_id and not policy.may_manage_participants(kind, mine):
             raise forbidden("Only the conversation's admins remove participants")
-        conv = await conn.fetchrow("SELECT zone_id, org_id FROM conversations WHERE id = $1",
-                                   conversation_id)
+        conv = await conn.fetchrow(
+            "SELECT zone_id, org_id FROM conversations WHERE id = $1", conversation_id
+        )
         assert conv is not None  # noqa: S101
         present = await conn.fetchval(
             """SELECT 1 FROM participants
                WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL""",
-            conversation_id, user_id,
+            conversation_id,
+            user_id,
         )
         if not present:
             raise not_found("Participant")
         # Recorded first: once the caller has left, RLS no longer lets them touch the row.
-        (change,) = await _record_membership(conn, conversation_id, conv, "member_removed",
-                                             [user_id], actor.user_id)
+        (change,) = await _record_membership(
+            conn, conversation_id, conv, "member_removed", [user_id], actor.user_id
+        )
         await conn.execute(
             "UPDATE participants SET left_at = now() WHERE conversation_id = $1 AND user_id = $2",
-            conversation_id, user_id,
+            conversation_id,
+            user_id,
         )
-    await ctx.bus.to_conversation(conversation_id, "conversation.member_removed", {
-        "conversation_id": str(conversation_id), "user_id": str(user_id), "change_seq": change})
+    await ctx.bus.to_conversation(
+        conversation_id,
+        "conversation.member_removed",
+        {"conversation_id": str(conversation_id), "user_id": str(user_id), "change_seq": change},
+    )
     await ctx.bus.leave(user_id, conversation_id)
 
 
 async def _record_membership(
-    conn: Connection, conversation_id: UUID, conv: Any, kind: str, user_ids: list[UUID],
+    conn: Connection,
+    conversation_id: UUID,
+    conv: Any,
+    kind: str,
+    user_ids: list[UUID],
     actor_id: UUID,
 ) -> list[int]:
     """Give each membership change its place in the conversation's change order."""
@@ -266,14 +324,17 @@ async def _record_membership(
         return []
     top = await conn.fetchval(
         "UPDATE conversations SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq",
-        conversation_id, len(user_ids),
+        conversation_id,
+        len(user_ids),
     )
     changes = list(range(top - len(user_ids) + 1, top + 1))
     await conn.executemany(
         """INSERT INTO conversation_events
                (conversation_id, change_seq, zone_id, org_id, kind, user_id, actor_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        [(conversation_id, c, conv["zone_id"], conv["org_id"], kind, u, actor_id)
-         for c, u in zip(changes, user_ids, strict=True)],
+        [
+            (conversation_id, c, conv["zone_id"], conv["org_id"], kind, u, actor_id)
+            for c, u in zip(changes, user_ids, strict=True)
+        ],
     )
     return changes

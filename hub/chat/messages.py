@@ -49,25 +49,31 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
 
 async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
     decision = await ctx.message_limiter.hit(
-        ctx.keys.rate_limit(f"msg:{actor.user_id}"), int(ctx.clock().timestamp() * 1000))
+        ctx.keys.rate_limit(f"msg:{actor.user_id}"), int(ctx.clock().timestamp() * 1000)
+    )
     if not decision.allowed:
         metrics.RATE_LIMITED.labels("messages").inc()
-        raise DomainError(ErrorCode.RATE_LIMITED,
-                          f"Too many messages: at most {ctx.message_limiter.limit} a second",
-                          retry_after=round(decision.retry_after_s, 3))
+        raise DomainError(
+            ErrorCode.RATE_LIMITED,
+            f"Too many messages: at most {ctx.message_limiter.limit} a second",
+            retry_after=round(decision.retry_after_s, 3),
+        )
 
 
 async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         f"SELECT {_ACK_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2",  # noqa: S608
-        user_id, body.client_msg_id,
+        user_id,
+        body.client_msg_id,
     )
     if row is None:
         return None
     if row["conversation_id"] != body.conversation_id:
-        raise DomainError(ErrorCode.CONFLICT,
-                          "This client_msg_id was already used in another conversation",
-                          field="client_msg_id")
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            "This client_msg_id was already used in another conversation",
+            field="client_msg_id",
+        )
     return {"id": row["id"], "seq": row["seq"], "created_at": row["created_at"]}
 
 
@@ -112,8 +118,9 @@ _SEND_WRITE = f"""
 
 async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str, Any]:
     """Store the message; {"stored": True} when this client_msg_id was stored before."""
-    facts = await conn.fetchrow(_SEND_CONTEXT, actor.user_id, body.conversation_id,
-                                body.client_msg_id, body.reply_to)
+    facts = await conn.fetchrow(
+        _SEND_CONTEXT, actor.user_id, body.conversation_id, body.client_msg_id, body.reply_to
+    )
     if facts is None:
         raise not_found("Conversation")
     if facts["stored"]:
@@ -121,14 +128,22 @@ async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str
     if not policy.may_post(facts["kind"], facts["role"]):
         raise forbidden("Only this announcement's admins may post in it")
     if body.reply_to is not None and facts["reply_conversation"] != body.conversation_id:
-        raise DomainError(ErrorCode.VALIDATION, "reply_to is not a message of this conversation",
-                          field="reply_to")
+        raise DomainError(
+            ErrorCode.VALIDATION, "reply_to is not a message of this conversation", field="reply_to"
+        )
     content = _apply_moderation(body.content, facts["profanity"])
     row = await fetch_returning(
-        conn, _SEND_WRITE,
-        body.conversation_id, actor.user_id, body.client_msg_id, body.message_type, content,
-        body.reply_to, body.ack_required and facts["kind"] == "announcement",
-        search.tokens(content), body.urgent and (facts["role"] == "admin" or facts["staff"]),
+        conn,
+        _SEND_WRITE,
+        body.conversation_id,
+        actor.user_id,
+        body.client_msg_id,
+        body.message_type,
+        content,
+        body.reply_to,
+        body.ack_required and facts["kind"] == "announcement",
+        search.tokens(content),
+        body.urgent and (facts["role"] == "admin" or facts["staff"]),
     )
     return message_event(row)
 
@@ -151,8 +166,11 @@ def _apply_moderation(content: str, mode: str) -> str:
         return content
     metrics.MESSAGES.labels(f"profanity_{mode}").inc()
     if mode == "refuse":
-        raise DomainError(ErrorCode.VALIDATION, "The message contains language this school does "
-                          "not allow", field="content")
+        raise DomainError(
+            ErrorCode.VALIDATION,
+            "The message contains language this school does not allow",
+            field="content",
+        )
     return content if mode == "off" else result.text
 
 
@@ -174,7 +192,10 @@ async def edit_message(
             f"""UPDATE messages SET content = $2, edited_at = now(), change_seq = $3,
                        search_tokens = array_to_tsvector($4::text[])
                 WHERE id = $1 RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
-            message_id, content, change, search.tokens(content),
+            message_id,
+            content,
+            change,
+            search.tokens(content),
         )
     event = message_event(row)
     await ctx.bus.to_conversation(msg["conversation_id"], "message.updated", event)
@@ -195,15 +216,25 @@ async def delete_message(ctx: HubContext, actor: Actor, message_id: UUID) -> dic
             conn,
             f"""UPDATE messages SET deleted_at = now(), change_seq = $2, search_tokens = NULL
                 WHERE id = $1 RETURNING {MESSAGE_COLUMNS}""",  # noqa: S608
-            message_id, change,
+            message_id,
+            change,
         )
         if role == "admin" and msg["sender_id"] != actor.user_id:
-            await audit.record(conn, "message.delete_by_admin", actor_id=actor.user_id,
-                               target_type="message", target_id=message_id,
-                               zone_id=msg["zone_id"], org_id=msg["org_id"])
+            await audit.record(
+                conn,
+                "message.delete_by_admin",
+                actor_id=actor.user_id,
+                target_type="message",
+                target_id=message_id,
+                zone_id=msg["zone_id"],
+                org_id=msg["org_id"],
+            )
     event = message_event(row)
-    await ctx.bus.to_conversation(msg["conversation_id"], "message.deleted", {
-        k: event[k] for k in ("id", "conversation_id", "seq", "change_seq", "deleted_at")})
+    await ctx.bus.to_conversation(
+        msg["conversation_id"],
+        "message.deleted",
+        {k: event[k] for k in ("id", "conversation_id", "seq", "change_seq", "deleted_at")},
+    )
     return event
 
 
@@ -240,7 +271,12 @@ async def history(
                   AND ($4::timestamptz IS NULL OR created_at >= $4)
                   AND ($5::timestamptz IS NULL OR created_at < $5)
                 ORDER BY seq {"ASC" if forward else "DESC"} LIMIT $6""",  # noqa: S608
-            conversation_id, q.before, q.after, q.since, q.until, q.limit + 1,
+            conversation_id,
+            q.before,
+            q.after,
+            q.since,
+            q.until,
+            q.limit + 1,
         )
     has_more = len(rows) > q.limit
     page = [dict(r) for r in rows[: q.limit]]
@@ -252,8 +288,9 @@ async def report_message(
 ) -> dict[str, Any]:
     """A participant reports a message to the organization's administrators."""
     async with ctx.db.acting(actor.user_id) as conn:
-        msg = await conn.fetchrow("SELECT id, zone_id, org_id FROM messages WHERE id = $1",
-                                  message_id)
+        msg = await conn.fetchrow(
+            "SELECT id, zone_id, org_id FROM messages WHERE id = $1", message_id
+        )
         if msg is None:
             raise not_found("Message")
         try:
@@ -262,14 +299,22 @@ async def report_message(
                     """INSERT INTO message_reports
                            (message_id, reporter_id, zone_id, org_id, reason)
                        VALUES ($1, $2, $3, $4, $5) RETURNING id""",
-                    message_id, actor.user_id, msg["zone_id"], msg["org_id"], reason,
+                    message_id,
+                    actor.user_id,
+                    msg["zone_id"],
+                    msg["org_id"],
+                    reason,
                 )
         except asyncpg.UniqueViolationError:
             raise DomainError(ErrorCode.CONFLICT, "You already reported this message") from None
-        await audit.record(conn, "message.report", actor_id=actor.user_id, target_type="message",
-                           target_id=message_id, zone_id=msg["zone_id"], org_id=msg["org_id"],
-                           details={"report_id": report_id})
-    return {"id": report_id, "message_id": message_id, "reason": reason,
-            "created_at": ctx.clock()}
-
-
+        await audit.record(
+            conn,
+            "message.report",
+            actor_id=actor.user_id,
+            target_type="message",
+            target_id=message_id,
+            zone_id=msg["zone_id"],
+            org_id=msg["org_id"],
+            details={"report_id": report_id},
+        )
+    return {"id": report_id, "message_id": message_id, "reason": reason, "created_at": ctx.clock()}

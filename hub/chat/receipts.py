@@ -16,7 +16,8 @@ async def mark_read(ctx: HubContext, actor: Actor, body: ReadReceipt) -> dict[st
     async with ctx.db.acting(actor.user_id) as conn:
         if body.message_id is not None:
             target = await conn.fetchrow(
-                "SELECT conversation_id, seq FROM messages WHERE id = $1", body.message_id)
+                "SELECT conversation_id, seq FROM messages WHERE id = $1", body.message_id
+            )
             if target is None:
                 raise not_found("Message")
             conversation_id, seq = target["conversation_id"], target["seq"]
@@ -28,23 +29,31 @@ async def mark_read(ctx: HubContext, actor: Actor, body: ReadReceipt) -> dict[st
             """SELECT c.last_seq, p.last_read_seq FROM conversations c
                JOIN participants p ON p.conversation_id = c.id AND p.user_id = $2
                WHERE c.id = $1 FOR UPDATE OF p""",
-            conversation_id, actor.user_id,
+            conversation_id,
+            actor.user_id,
         )
         assert row is not None  # noqa: S101 - my_role found the participant
         if seq > row["last_seq"]:
-            raise DomainError(ErrorCode.VALIDATION,
-                              f"seq {seq} is beyond the conversation's last seq {row['last_seq']}",
-                              field="seq")
+            raise DomainError(
+                ErrorCode.VALIDATION,
+                f"seq {seq} is beyond the conversation's last seq {row['last_seq']}",
+                field="seq",
+            )
         if seq < row["last_read_seq"]:
-            raise DomainError(ErrorCode.CONFLICT,
-                              "A read watermark only moves forward",
-                              field="seq", last_read_seq=row["last_read_seq"])
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                "A read watermark only moves forward",
+                field="seq",
+                last_read_seq=row["last_read_seq"],
+            )
         moved = seq > row["last_read_seq"]
         if moved:
             await conn.execute(
                 """UPDATE participants SET last_read_seq = $3
                    WHERE conversation_id = $1 AND user_id = $2""",
-                conversation_id, actor.user_id, seq,
+                conversation_id,
+                actor.user_id,
+                seq,
             )
     event = {"conversation_id": str(conversation_id), "user_id": str(actor.user_id), "seq": seq}
     # Announcements do not tell hundreds of members about every reader: admins ask instead.
@@ -58,7 +67,8 @@ async def read_status(ctx: HubContext, actor: Actor, message_id: UUID) -> dict[s
     async with ctx.db.acting(actor.user_id) as conn:
         msg = await conn.fetchrow(
             "SELECT conversation_id, seq, sender_id, ack_required FROM messages WHERE id = $1",
-            message_id)
+            message_id,
+        )
         if msg is None:
             raise not_found("Message")
         _, role = await my_role(conn, actor.user_id, msg["conversation_id"])
@@ -71,7 +81,10 @@ async def read_status(ctx: HubContext, actor: Actor, message_id: UUID) -> dict[s
                LEFT JOIN message_acks a ON a.message_id = $3 AND a.user_id = p.user_id
                WHERE p.conversation_id = $1 AND p.left_at IS NULL AND p.user_id <> $4
                ORDER BY p.user_id""",
-            msg["conversation_id"], msg["seq"], message_id, msg["sender_id"],
+            msg["conversation_id"],
+            msg["seq"],
+            message_id,
+            msg["sender_id"],
         )
     return {
         "message_id": message_id,
@@ -87,7 +100,9 @@ async def acknowledge(ctx: HubContext, actor: Actor, message_id: UUID) -> dict[s
     async with ctx.db.acting(actor.user_id) as conn:
         msg = await conn.fetchrow(
             """SELECT conversation_id, seq, sender_id, ack_required, zone_id, org_id
-               FROM messages WHERE id = $1 AND deleted_at IS NULL""", message_id)
+               FROM messages WHERE id = $1 AND deleted_at IS NULL""",
+            message_id,
+        )
         if msg is None:
             raise not_found("Message")
         await my_role(conn, actor.user_id, msg["conversation_id"])
@@ -96,15 +111,23 @@ async def acknowledge(ctx: HubContext, actor: Actor, message_id: UUID) -> dict[s
         inserted = await conn.fetchval(
             """INSERT INTO message_acks (message_id, user_id, zone_id, org_id)
                VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING acked_at""",
-            message_id, actor.user_id, msg["zone_id"], msg["org_id"],
+            message_id,
+            actor.user_id,
+            msg["zone_id"],
+            msg["org_id"],
         )
         await conn.execute(
             """UPDATE participants SET last_read_seq = $3
                WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3""",
-            msg["conversation_id"], actor.user_id, msg["seq"],
+            msg["conversation_id"],
+            actor.user_id,
+            msg["seq"],
         )
-    event = {"message_id": str(message_id), "conversation_id": str(msg["conversation_id"]),
-             "user_id": str(actor.user_id)}
+    event = {
+        "message_id": str(message_id),
+        "conversation_id": str(msg["conversation_id"]),
+        "user_id": str(actor.user_id),
+    }
     if inserted is not None and msg["sender_id"] is not None:
         await ctx.bus.to_user(msg["sender_id"], "message.acknowledged", event)
     return event | {"new": inserted is not None}

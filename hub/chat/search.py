@@ -68,7 +68,12 @@ def _lexeme(token: str) -> str:
 
 
 async def search_messages(
-    ctx: HubContext, actor: Actor, text: str, *, conversation_id: UUID | None, limit: int,
+    ctx: HubContext,
+    actor: Actor,
+    text: str,
+    *,
+    conversation_id: UUID | None,
+    limit: int,
     before: datetime | None,
 ) -> list[dict[str, Any]]:
     """Messages matching `text` in the caller's conversations, newest first."""
@@ -85,7 +90,15 @@ async def search_messages(
                   AND ($2::uuid IS NULL OR m.conversation_id = $2)
                   AND ($3::timestamptz IS NULL OR m.created_at < $3)
                 ORDER BY m.created_at DESC LIMIT $4""",  # noqa: S608
-            tsquery, conversation_id, before, limit,
+            tsquery,
+            conversation_id,
+            before,
+            limit,
         )
-    return [{"message": {k: v for k, v in r.items() if k != "conversation_title"},
-             "conversation_title": r["conversation_title"]} for r in rows]
+    return [
+        {
+            "message": {k: v for k, v in r.items() if k != "conversation_title"},
+            "conversation_title": r["conversation_title"],
+        }
+        for r in rows
+    ]

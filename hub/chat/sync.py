@@ -39,7 +39,9 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
                     JOIN unnest($1::uuid[], $2::bigint[]) AS req(cid, after_seq)
                       ON m.conversation_id = req.cid AND m.seq > req.after_seq
                 ) page WHERE rn <= $3 ORDER BY conversation_id, seq""",  # noqa: S608
-            wanted, [positions[c].seq for c in wanted], body.limit + 1,
+            wanted,
+            [positions[c].seq for c in wanted],
+            body.limit + 1,
         )
         with_change = [c for c in wanted if positions[c].change is not None]
         changed_rows = await conn.fetch(
@@ -48,7 +50,8 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
                   ON m.conversation_id = req.cid AND m.change_seq > req.after_change
                  AND m.seq <= req.upto
                 ORDER BY conversation_id, change_seq LIMIT 5000""",  # noqa: S608
-            with_change, [positions[c].change for c in with_change],
+            with_change,
+            [positions[c].change for c in with_change],
             [positions[c].seq for c in with_change],
         )
         membership_rows = await conn.fetch(
@@ -57,29 +60,45 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
                JOIN unnest($1::uuid[], $2::bigint[]) AS req(cid, after_change)
                  ON e.conversation_id = req.cid AND e.change_seq > req.after_change
                ORDER BY e.conversation_id, e.change_seq LIMIT 5000""",
-            with_change, [positions[c].change for c in with_change],
+            with_change,
+            [positions[c].change for c in with_change],
         )
     return _shape(actor, positions, convs, new_rows, changed_rows, membership_rows, body.limit)
 
 
 def _shape(
-    actor: Actor, positions: dict[UUID, Any], convs: dict[UUID, Any], new_rows: list[Any],
-    changed_rows: list[Any], membership_rows: list[Any], limit: int,
+    actor: Actor,
+    positions: dict[UUID, Any],
+    convs: dict[UUID, Any],
+    new_rows: list[Any],
+    changed_rows: list[Any],
+    membership_rows: list[Any],
+    limit: int,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for cid, pos in positions.items():
         conv = convs.get(cid)
         if conv is None:
-            result[str(cid)] = {"error": {"code": "not_found",
-                                          "message": "Conversation was not found"}}
+            result[str(cid)] = {
+                "error": {"code": "not_found", "message": "Conversation was not found"}
+            }
         elif pos.seq > conv["last_seq"]:
-            result[str(cid)] = {"error": {
-                "code": "validation_error", "last_seq": conv["last_seq"],
-                "message": f"seq {pos.seq} is beyond the conversation's last seq "
-                           f"{conv['last_seq']}"}}
+            result[str(cid)] = {
+                "error": {
+                    "code": "validation_error",
+                    "last_seq": conv["last_seq"],
+                    "message": f"seq {pos.seq} is beyond the conversation's last seq "
+                    f"{conv['last_seq']}",
+                }
+            }
         else:
-            result[str(cid)] = {"messages": [], "changes": [], "membership": [],
-                                "has_more": False, **_counters(conv)}
+            result[str(cid)] = {
+                "messages": [],
+                "changes": [],
+                "membership": [],
+                "has_more": False,
+                **_counters(conv),
+            }
     for row in new_rows:
         entry = result[str(row["conversation_id"])]
         if row["rn"] > limit:
@@ -95,5 +114,8 @@ def _shape(
 
 
 def _counters(conv: Any) -> dict[str, int]:
-    return {"last_seq": conv["last_seq"], "change_seq": conv["change_seq"],
-            "unread_count": max(conv["last_seq"] - conv["last_read_seq"], 0)}
+    return {
+        "last_seq": conv["last_seq"],
+        "change_seq": conv["change_seq"],
+        "unread_count": max(conv["last_seq"] - conv["last_read_seq"], 0),
+    }

@@ -21,7 +21,10 @@ async def list_notifications(
                 WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2)
                   AND (NOT $3 OR read_at IS NULL)
                 ORDER BY created_at DESC, id DESC LIMIT $4""",  # noqa: S608
-            actor.user_id, before, unread_only, limit,
+            actor.user_id,
+            before,
+            unread_only,
+            limit,
         )
         unread = await unread_count(conn, actor.user_id)
     return [dict(r) for r in rows], unread
@@ -29,7 +32,8 @@ async def list_notifications(
 
 async def unread_count(conn: Connection, user_id: UUID) -> int:
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL", user_id)
+        "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL", user_id
+    )
     return count
 
 
@@ -39,11 +43,13 @@ async def mark_read(ctx: HubContext, actor: Actor, notification_id: UUID | None)
         done = await conn.execute(
             """UPDATE notifications SET read_at = now()
                WHERE user_id = $1 AND read_at IS NULL AND ($2::uuid IS NULL OR id = $2)""",
-            actor.user_id, notification_id,
+            actor.user_id,
+            notification_id,
         )
         if notification_id is not None and done == "UPDATE 0":
-            exists = await conn.fetchval("SELECT 1 FROM notifications WHERE id = $1",
-                                         notification_id)
+            exists = await conn.fetchval(
+                "SELECT 1 FROM notifications WHERE id = $1", notification_id
+            )
             if not exists:
                 raise not_found("Notification")
         unread = await unread_count(conn, actor.user_id)

@@ -8,7 +8,9 @@ from hub.context import Actor, HubContext
 from hub.db import fetch_returning
 
 
-async def register_device(ctx: HubContext, actor: Actor, platform: str, token: str) -> dict[str, Any]:
+async def register_device(
+    ctx: HubContext, actor: Actor, platform: str, token: str
+) -> dict[str, Any]:
     """Remember a device token for the caller's session (a token moves with its owner)."""
     async with ctx.db.system() as conn:
         # A token belongs to one install: if another account had it, that account lost it.
@@ -20,7 +22,10 @@ async def register_device(ctx: HubContext, actor: Actor, platform: str, token: s
                    session_id = EXCLUDED.session_id, platform = EXCLUDED.platform,
                    last_seen_at = now()
                RETURNING token, platform, created_at, last_seen_at""",
-            token, actor.user_id, actor.session_id, platform,
+            token,
+            actor.user_id,
+            actor.session_id,
+            platform,
         )
     return dict(row)
 

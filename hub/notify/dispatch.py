@@ -39,13 +39,16 @@ class Outcome:
     announcement: bool = False
 
 
-async def conversation_activity(ctx: HubContext, sender: PushSender, conversation_id: UUID) -> Outcome:
+async def conversation_activity(
+    ctx: HubContext, sender: PushSender, conversation_id: UUID
+) -> Outcome:
     """New messages: each offline, unmuted member with push on gets one notification
     summarising what they have not seen since the last one."""
     now = ctx.clock()
     async with ctx.db.system() as conn:
         conv = await conn.fetchrow(
-            "SELECT kind::text, title, last_seq FROM conversations WHERE id = $1", conversation_id)
+            "SELECT kind::text, title, last_seq FROM conversations WHERE id = $1", conversation_id
+        )
         if conv is None:
             return Outcome(0, 0, 0)
         members = await conn.fetch(
@@ -57,7 +60,8 @@ async def conversation_activity(ctx: HubContext, sender: PushSender, conversatio
                  AND p.push_enabled AND u.deleted_at IS NULL
                  AND greatest(p.last_read_seq, p.last_notified_seq) < $2
                FOR UPDATE OF p""",
-            conversation_id, conv["last_seq"],
+            conversation_id,
+            conv["last_seq"],
         )
         if not members:
             return Outcome(0, 0, 0)
@@ -67,33 +71,49 @@ async def conversation_activity(ctx: HubContext, sender: PushSender, conversatio
                FROM messages m LEFT JOIN users u ON u.id = m.sender_id
                WHERE m.conversation_id = $1 AND m.seq > $2 AND m.deleted_at IS NULL
                ORDER BY m.seq""",
-            conversation_id, first,
+            conversation_id,
+            first,
         )
-        states = await ctx.presence.states([m["user_id"] for m in members],
-                                           int(now.timestamp() * 1000))
+        states = await ctx.presence.states(
+            [m["user_id"] for m in members], int(now.timestamp() * 1000)
+        )
         dedup = f"conv:{conversation_id}:{conv['last_seq']}"
         rows = []
         for member in members:
             if states[member["user_id"]].online:
                 continue  # they saw it live
-            unseen = [m for m in messages
-                      if m["seq"] > member["seen"] and m["sender_id"] != member["user_id"]]
+            unseen = [
+                m
+                for m in messages
+                if m["seq"] > member["seen"] and m["sender_id"] != member["user_id"]
+            ]
             if not unseen:
                 continue
             urgent = any(m["urgent"] for m in unseen)
-            quiet = in_quiet_hours(now, member["timezone"], member["quiet_start"],
-                                   member["quiet_end"])
+            quiet = in_quiet_hours(
+                now, member["timezone"], member["quiet_start"], member["quiet_end"]
+            )
             title, body = _summary(conv, unseen, member["language"])
-            rows.append((member["user_id"], dedup, "announcement" if conv["kind"] == "announcement"
-                         else "message", title, body,
-                         {"conversation_id": str(conversation_id), "seq": str(unseen[-1]["seq"])},
-                         f"conv:{conversation_id}", urgent,
-                         "held" if quiet and not urgent else "pending"))
+            rows.append(
+                (
+                    member["user_id"],
+                    dedup,
+                    "announcement" if conv["kind"] == "announcement" else "message",
+                    title,
+                    body,
+                    {"conversation_id": str(conversation_id), "seq": str(unseen[-1]["seq"])},
+                    f"conv:{conversation_id}",
+                    urgent,
+                    "held" if quiet and not urgent else "pending",
+                )
+            )
         await _record(conn, rows)
         await conn.execute(
             """UPDATE participants SET last_notified_seq = $2
                WHERE conversation_id = $1 AND user_id = ANY($3::uuid[])""",
-            conversation_id, conv["last_seq"], [m["user_id"] for m in members],
+            conversation_id,
+            conv["last_seq"],
+            [m["user_id"] for m in members],
         )
     pushed = await deliver(ctx, sender, dedup)
     online = sum(1 for s in states.values() if s.online)
@@ -107,11 +127,17 @@ def _summary(conv: Any, unseen: list[Any], language: str) -> tuple[str, str]:
     if len(unseen) == 1:
         return title, f"{name}: {_excerpt(unseen[0]['content'])}"
     if len(senders) == 1:
-        body = (f"{name}님의 새 메시지 {len(unseen)}개" if language == "ko"
-                else f"{len(unseen)} new messages from {name}")
+        body = (
+            f"{name}님의 새 메시지 {len(unseen)}개"
+            if language == "ko"
+            else f"{len(unseen)} new messages from {name}"
+        )
     else:
-        body = (f"새 메시지 {len(unseen)}개 ({name} 외 {len(senders) - 1}명)" if language == "ko"
-                else f"{len(unseen)} new messages from {name} and {len(senders) - 1} more")
+        body = (
+            f"새 메시지 {len(unseen)}개 ({name} 외 {len(senders) - 1}명)"
+            if language == "ko"
+            else f"{len(unseen)} new messages from {name} and {len(senders) - 1} more"
+        )
     return title, body
 
 
@@ -132,8 +158,16 @@ async def _record(conn: Any, rows: list[tuple[Any, ...]]) -> None:
 
 
 async def tell_users(
-    ctx: HubContext, sender: PushSender, user_ids: list[UUID], *, kind: str, title: str,
-    body: str, data: dict[str, str], dedup_key: str, urgent: bool,
+    ctx: HubContext,
+    sender: PushSender,
+    user_ids: list[UUID],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, str],
+    dedup_key: str,
+    urgent: bool,
 ) -> int:
     """A notification for named people (a parent's alert, a link request), recorded once."""
     now = ctx.clock()
@@ -144,12 +178,26 @@ async def tell_users(
                WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL""",
             user_ids,
         )
-        await _record(conn, [
-            (u["id"], dedup_key, kind, title, body, data, f"{kind}:{dedup_key}", urgent,
-             "held" if not urgent and in_quiet_hours(now, u["timezone"], u["quiet_start"],
-                                                     u["quiet_end"]) else "pending")
-            for u in users
-        ])
+        await _record(
+            conn,
+            [
+                (
+                    u["id"],
+                    dedup_key,
+                    kind,
+                    title,
+                    body,
+                    data,
+                    f"{kind}:{dedup_key}",
+                    urgent,
+                    "held"
+                    if not urgent
+                    and in_quiet_hours(now, u["timezone"], u["quiet_start"], u["quiet_end"])
+                    else "pending",
+                )
+                for u in users
+            ],
+        )
     return await deliver(ctx, sender, dedup_key)
 
 
@@ -162,10 +210,18 @@ async def deliver(ctx: HubContext, sender: PushSender, dedup_key: str) -> int:
                WHERE n.dedup_key = $1 AND n.push_state = 'pending'""",
             dedup_key,
         )
-    pushes = [Push(token=r["token"], title=r["title"], body=r["body"],
-                   data={**r["data"], "notification_id": str(r["id"])},
-                   collapse_key=r["collapse_key"], urgent=r["urgent"])
-              for r in rows if r["token"] is not None]
+    pushes = [
+        Push(
+            token=r["token"],
+            title=r["title"],
+            body=r["body"],
+            data={**r["data"], "notification_id": str(r["id"])},
+            collapse_key=r["collapse_key"],
+            urgent=r["urgent"],
+        )
+        for r in rows
+        if r["token"] is not None
+    ]
     results = await sender.send(pushes) if pushes and sender.enabled else []
     by_token = {r["token"]: r for r in rows}
     sent: set[UUID] = set()
@@ -186,14 +242,18 @@ async def deliver(ctx: HubContext, sender: PushSender, dedup_key: str) -> int:
     async with ctx.db.system() as conn:
         await conn.execute(
             """UPDATE notifications SET push_state = 'sent', pushed_at = now()
-               WHERE id = ANY($1::uuid[]) AND push_state = 'pending'""", list(sent))
+               WHERE id = ANY($1::uuid[]) AND push_state = 'pending'""",
+            list(sent),
+        )
         unreached = {r["id"] for r in rows} - sent - no_device
         if retry_after is None:
             # Nothing more will come of the rest (no device left, or a permanent failure).
             no_device |= unreached
         await conn.execute(
             """UPDATE notifications SET push_state = 'skipped'
-               WHERE id = ANY($1::uuid[]) AND push_state = 'pending'""", list(no_device - sent))
+               WHERE id = ANY($1::uuid[]) AND push_state = 'pending'""",
+            list(no_device - sent),
+        )
         badges = await conn.fetch(
             """SELECT user_id, count(*) FILTER (WHERE read_at IS NULL) AS unread
                FROM notifications WHERE user_id = ANY($1::uuid[]) GROUP BY user_id""",

@@ -13,15 +13,34 @@ async def conversation_activity(ctx: HubContext, conversation_id: UUID) -> None:
     window = ctx.settings.notify_burst_s
     now = ctx.clock().timestamp()
     index = int(now // window)
-    await ctx.jobs.enqueue("notify_conversation", str(conversation_id),
-                           job_id=f"notify-conv:{conversation_id}:{index}",
-                           defer_s=(index + 1) * window - now)
+    await ctx.jobs.enqueue(
+        "notify_conversation",
+        str(conversation_id),
+        job_id=f"notify-conv:{conversation_id}:{index}",
+        defer_s=(index + 1) * window - now,
+    )
 
 
 async def tell_users(
-    ctx: HubContext, user_ids: list[UUID], *, kind: str, title: str, body: str,
-    data: dict[str, str], dedup_key: str, urgent: bool = False,
+    ctx: HubContext,
+    user_ids: list[UUID],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, str],
+    dedup_key: str,
+    urgent: bool = False,
 ) -> None:
     """A notification for named people (parent alerts, link requests): sent once per key."""
-    await ctx.jobs.enqueue("notify_users", [str(u) for u in user_ids], kind, title, body, data,
-                           dedup_key, urgent, job_id=f"notify-users:{kind}:{dedup_key}")
+    await ctx.jobs.enqueue(
+        "notify_users",
+        [str(u) for u in user_ids],
+        kind,
+        title,
+        body,
+        data,
+        dedup_key,
+        urgent,
+        job_id=f"notify-users:{kind}:{dedup_key}",
+    )

@@ -41,17 +41,27 @@ async def announcement_emails(ctx: HubContext, sender: EmailSender, dedup_key: s
     link, settings_url = _links(ctx)
     messages = [
         sender.compose(
-            templates.announcement(r["language"], school_name=r["school"],
-                                   teacher_name=r["teacher"] or "", title=r["conversation"] or "",
-                                   body=r["content"] or "", link=link, settings_url=settings_url),
-            to=r["email"], to_name=r["display_name"], unsubscribe_url=settings_url)
+            templates.announcement(
+                r["language"],
+                school_name=r["school"],
+                teacher_name=r["teacher"] or "",
+                title=r["conversation"] or "",
+                body=r["content"] or "",
+                link=link,
+                settings_url=settings_url,
+            ),
+            to=r["email"],
+            to_name=r["display_name"],
+            unsubscribe_url=settings_url,
+        )
         for r in rows
     ]
     results = await sender.send_many(messages) if messages else []
     sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.outcome == Outcome.OK]
     async with ctx.db.system() as conn:
-        await conn.execute("UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])",
-                           sent)
+        await conn.execute(
+            "UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])", sent
+        )
     return len(sent)
 
 
@@ -92,12 +102,20 @@ async def send_digests(ctx: HubContext, sender: EmailSender) -> int:
     messages = [
         sender.compose(
             templates.new_messages_digest(
-                by_user[u][0]["language"], link=link, settings_url=settings_url,
-                conversations=[templates.DigestConversation(
-                    r["title"], r["unread"], r["last_message"] or "", r["last_sender"])
-                    for r in by_user[u]]),
-            to=by_user[u][0]["email"], to_name=by_user[u][0]["display_name"],
-            unsubscribe_url=settings_url)
+                by_user[u][0]["language"],
+                link=link,
+                settings_url=settings_url,
+                conversations=[
+                    templates.DigestConversation(
+                        r["title"], r["unread"], r["last_message"] or "", r["last_sender"]
+                    )
+                    for r in by_user[u]
+                ],
+            ),
+            to=by_user[u][0]["email"],
+            to_name=by_user[u][0]["display_name"],
+            unsubscribe_url=settings_url,
+        )
         for u in users
     ]
     results = await sender.send_many(messages) if messages else []
@@ -112,5 +130,3 @@ async def send_digests(ctx: HubContext, sender: EmailSender) -> int:
     if retry:
         logger.warning("%d digest e-mail(s) will be retried on the next run", retry)
     return len(done)
-
-

@@ -9,8 +9,12 @@ from hub.context import Actor, HubContext
 from hub.errors import not_found
 from schema.models.notify import ConversationNotificationSettings, NotificationPreferences
 
-_DEFAULTS: dict[str, Any] = {"quiet_start": None, "quiet_end": None, "digest_delay_s": 3600,
-                             "email_digest": True}
+_DEFAULTS: dict[str, Any] = {
+    "quiet_start": None,
+    "quiet_end": None,
+    "digest_delay_s": 3600,
+    "email_digest": True,
+}
 
 
 async def get_conversation_settings(
@@ -20,7 +24,8 @@ async def get_conversation_settings(
         row = await conn.fetchrow(
             """SELECT muted, push_enabled AS push, email_enabled AS email FROM participants
                WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL""",
-            conversation_id, actor.user_id,
+            conversation_id,
+            actor.user_id,
         )
     if row is None:
         raise not_found("Conversation")
@@ -35,7 +40,11 @@ async def put_conversation_settings(
             """UPDATE participants SET muted = $3, push_enabled = $4, email_enabled = $5
                WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL
                RETURNING muted, push_enabled AS push, email_enabled AS email""",
-            conversation_id, actor.user_id, body.muted, body.push, body.email,
+            conversation_id,
+            actor.user_id,
+            body.muted,
+            body.push,
+            body.email,
         )
     if row is None:
         raise not_found("Conversation")
@@ -53,8 +62,10 @@ async def get_preferences(ctx: HubContext, actor: Actor) -> dict[str, Any]:
         )
     if row is None:
         raise not_found("User")
-    return {k: (v if v is not None or k.startswith("quiet") else _DEFAULTS[k])
-            for k, v in dict(row).items()}
+    return {
+        k: (v if v is not None or k.startswith("quiet") else _DEFAULTS[k])
+        for k, v in dict(row).items()
+    }
 
 
 async def put_preferences(
@@ -67,7 +78,10 @@ async def put_preferences(
                VALUES ($1, $2, $3, $4, $5)
                ON CONFLICT (user_id) DO UPDATE SET quiet_start = $2, quiet_end = $3,
                    digest_delay_s = $4, email_digest = $5, updated_at = now()""",
-            actor.user_id, body.quiet_start, body.quiet_end, body.digest_delay_s,
+            actor.user_id,
+            body.quiet_start,
+            body.quiet_end,
+            body.digest_delay_s,
             body.email_digest,
         )
         changes = body.model_dump(exclude_none=True, include={"language", "timezone"})
@@ -75,6 +89,8 @@ async def put_preferences(
             await conn.execute(
                 "UPDATE users SET language = coalesce($2, language), "
                 "timezone = coalesce($3, timezone), updated_at = now() WHERE id = $1",
-                actor.user_id, changes.get("language"), changes.get("timezone"),
+                actor.user_id,
+                changes.get("language"),
+                changes.get("timezone"),
             )
     return await get_preferences(ctx, actor)

@@ -77,8 +77,9 @@ class Presence:
                 pipe.get(self._keys.last_seen(str(user_id)))
             replies = await pipe.execute()
         return {
-            user_id: PresenceState(bool(replies[2 * i]),
-                                   int(replies[2 * i + 1]) if replies[2 * i + 1] else None)
+            user_id: PresenceState(
+                bool(replies[2 * i]), int(replies[2 * i + 1]) if replies[2 * i + 1] else None
+            )
             for i, user_id in enumerate(user_ids)
         }
 
@@ -95,8 +96,11 @@ class Presence:
                 user_id = UUID(user_raw.decode() if isinstance(user_raw, bytes) else user_raw)
                 key = self._keys.presence(str(user_id))
                 # The dead host's sockets are gone whatever their scores say.
-                dead = [m for m in await self._redis.zrange(key, 0, -1)
-                        if m.startswith(f"{host}:".encode())]
+                dead = [
+                    m
+                    for m in await self._redis.zrange(key, 0, -1)
+                    if m.startswith(f"{host}:".encode())
+                ]
                 if dead:
                     await self._redis.zrem(key, *dead)
                 await self._redis.zremrangebyscore(key, "-inf", now_ms)

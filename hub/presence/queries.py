@@ -35,14 +35,22 @@ async def announce(ctx: HubContext, user_id: UUID, online: bool) -> None:
 async def presence_of(ctx: HubContext, actor: Actor, user_ids: list[UUID]) -> dict[str, Any]:
     """Online state and last seen of the users the caller may see (others are left out)."""
     async with ctx.db.acting(actor.user_id) as conn:
-        visible = [r["id"] for r in await conn.fetch(
-            "SELECT id FROM users WHERE id = ANY($1::uuid[])", list(set(user_ids)))]
+        visible = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM users WHERE id = ANY($1::uuid[])", list(set(user_ids))
+            )
+        ]
     states = await ctx.presence.states(visible, int(ctx.clock().timestamp() * 1000))
-    return {"users": {
-        str(uid): {"online": s.online,
-                   "last_seen": _iso(s.last_seen_ms) if s.last_seen_ms else None}
-        for uid, s in states.items()
-    }}
+    return {
+        "users": {
+            str(uid): {
+                "online": s.online,
+                "last_seen": _iso(s.last_seen_ms) if s.last_seen_ms else None,
+            }
+            for uid, s in states.items()
+        }
+    }
 
 
 def _iso(ms: int) -> str:

@@ -24,22 +24,34 @@ class RedisBus:
     async def to_user(self, user_id: UUID, event: str, data: dict[str, Any]) -> None:
         await self._manager.emit(event, data, room=user_room(user_id), namespace="/")
 
-    async def to_conversation(self, conversation_id: UUID, event: str, data: dict[str, Any]) -> None:
-        await self._manager.emit(event, data, room=conversation_room(conversation_id), namespace="/")
+    async def to_conversation(
+        self, conversation_id: UUID, event: str, data: dict[str, Any]
+    ) -> None:
+        await self._manager.emit(
+            event, data, room=conversation_room(conversation_id), namespace="/"
+        )
 
     async def join(self, user_id: UUID, conversation_id: UUID) -> None:
-        await self._control({"type": "join", "user": str(user_id),
-                             "room": conversation_room(conversation_id)})
+        await self._control(
+            {"type": "join", "user": str(user_id), "room": conversation_room(conversation_id)}
+        )
 
     async def leave(self, user_id: UUID, conversation_id: UUID) -> None:
-        await self._control({"type": "leave", "user": str(user_id),
-                             "room": conversation_room(conversation_id)})
+        await self._control(
+            {"type": "leave", "user": str(user_id), "room": conversation_room(conversation_id)}
+        )
 
     async def disconnect_user(
         self, user_id: UUID, reason: str, session_id: UUID | None = None
     ) -> None:
-        await self._control({"type": "disconnect", "user": str(user_id), "reason": reason,
-                             "session": str(session_id) if session_id else None})
+        await self._control(
+            {
+                "type": "disconnect",
+                "user": str(user_id),
+                "reason": reason,
+                "session": str(session_id) if session_id else None,
+            }
+        )
 
     async def _control(self, payload: dict[str, Any]) -> None:
         message = json.dumps({**payload, "origin": self._origin}).encode()

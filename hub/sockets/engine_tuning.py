@@ -56,8 +56,11 @@ def install() -> None:
     if _installed:
         return
     if not version("python-engineio").startswith("4."):
-        logger.warning("python-engineio %s is not the 4.x this tuning was measured on; "
-                       "leaving its writer as it is", version("python-engineio"))
+        logger.warning(
+            "python-engineio %s is not the 4.x this tuning was measured on; "
+            "leaving its writer as it is",
+            version("python-engineio"),
+        )
         return
     AsyncSocket.poll = _poll
     _installed = True

@@ -28,21 +28,32 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
         self._rooms_of: dict[tuple[str, str], set[Any]] = {}
 
     async def emit(
-        self, event: str, data: Any, namespace: str, room: Any = None, skip_sid: Any = None,
-        callback: Any = None, to: Any = None, **kwargs: Any,
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
     ) -> None:
         room = to or room
         if callback is not None or namespace not in self.rooms:
             # Callbacks need a packet per recipient: rare, keep the stock path.
-            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
-                               callback=callback, **kwargs)
+            await super().emit(
+                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
+            )
             return
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(
-            packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        frames = [eio_packet.Packet(eio_packet.MESSAGE, p)
-                  for p in (encoded if isinstance(encoded, list) else [encoded])]
+            packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, p)
+            for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue

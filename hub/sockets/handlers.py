@@ -109,8 +109,10 @@ async def dispatch(ctx: HubContext, actor: Actor, event: str, data: Any) -> dict
 
 
 def _invalid(exc: ValidationError) -> DomainError:
-    fields = [{"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
-              for e in exc.errors(include_url=False, include_input=False)]
+    fields = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
     return DomainError(ErrorCode.VALIDATION, f"Invalid payload: {summary}", fields=fields)
 

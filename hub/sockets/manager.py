@@ -35,6 +35,7 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
     redis: Any
     pubsub: Any
     thread: Any
+
     def __init__(self, url: str, channel: str, heartbeat_s: float, deaf_after_s: float) -> None:
         super().__init__(url, channel=channel)
         self._url = url
@@ -109,8 +110,10 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
             await asyncio.sleep(self.heartbeat_s)
 
     async def _rebuild_listener(self) -> None:
-        logger.error("no heartbeat through the bus for %.1f s: rebuilding the listener",
-                     time.monotonic() - self.last_heartbeat)
+        logger.error(
+            "no heartbeat through the bus for %.1f s: rebuilding the listener",
+            time.monotonic() - self.last_heartbeat,
+        )
         metrics.BUS_REBUILDS.inc()
         self.rebuilds += 1
         await self._close_listener()
@@ -122,7 +125,8 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         if self._control_redis is None:
             self._control_redis = Redis.from_url(self._url)
         await self._control_redis.publish(
-            self.channel, CONTROL_PREFIX + json.dumps({**payload, "origin": self.host_id}).encode())
+            self.channel, CONTROL_PREFIX + json.dumps({**payload, "origin": self.host_id}).encode()
+        )
 
     async def join_user(self, user_id: str, room: str) -> None:
         await self._apply({"type": "join", "user": user_id, "room": room})
@@ -140,7 +144,7 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
     async def _listen(self) -> AsyncIterator[Any]:
         async for message in super()._listen():
             if isinstance(message, bytes) and message.startswith(CONTROL_PREFIX):
-                await self._on_control(message[len(CONTROL_PREFIX):])
+                await self._on_control(message[len(CONTROL_PREFIX) :])
                 continue
             yield message
 
@@ -171,4 +175,3 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
                     continue
                 await self.server.emit("session.closed", {"reason": payload["reason"]}, to=sid)
                 await self.server.disconnect(sid, ignore_queue=True)
-

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-
 import socketio
 
 from hub import metrics
@@ -72,7 +71,8 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         async with self.ctx.db.acting(actor.user_id) as db:
             rows = await db.fetch(
                 "SELECT conversation_id FROM participants WHERE user_id = $1 AND left_at IS NULL",
-                actor.user_id)
+                actor.user_id,
+            )
         for row in rows:
             await self.enter_room(sid, conversation_room(row["conversation_id"]))
         self._schedule_expiry(sid, claims.expires_at.timestamp())
@@ -113,8 +113,12 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             body = Typing.model_validate(data)
         except Exception:
             metrics.ERRORS.labels("socket", str(ErrorCode.VALIDATION)).inc()
-            return {"error": {"code": "validation_error",
-                              "message": "Expected {conversation_id, typing}"}}
+            return {
+                "error": {
+                    "code": "validation_error",
+                    "message": "Expected {conversation_id, typing}",
+                }
+            }
         room = conversation_room(body.conversation_id)
         if room not in self.rooms(sid):
             metrics.ERRORS.labels("socket", str(ErrorCode.NOT_FOUND)).inc()
@@ -154,8 +158,11 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if sid not in self.connections:
             return
         metrics.ERRORS.labels("socket", str(ErrorCode.TOKEN_EXPIRED)).inc()
-        await self.emit("auth.expired", {"code": "token_expired",
-                                         "message": "The access token expired; reconnect"}, to=sid)
+        await self.emit(
+            "auth.expired",
+            {"code": "token_expired", "message": "The access token expired; reconnect"},
+            to=sid,
+        )
         await self.disconnect(sid)
 
     def _now_ms(self) -> int:
@@ -167,5 +174,3 @@ def _refuse(code: ErrorCode, message: str) -> Exception:
     metrics.ERRORS.labels("socket", str(code)).inc()
     refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
     return refusal
-
-

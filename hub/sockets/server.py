@@ -30,7 +30,9 @@ class SocketBus:
     async def to_user(self, user_id: UUID, event: str, data: dict[str, Any]) -> None:
         await self._sio.emit(event, data, room=user_room(user_id))
 
-    async def to_conversation(self, conversation_id: UUID, event: str, data: dict[str, Any]) -> None:
+    async def to_conversation(
+        self, conversation_id: UUID, event: str, data: dict[str, Any]
+    ) -> None:
         await self._sio.emit(event, data, room=conversation_room(conversation_id))
 
     async def join(self, user_id: UUID, conversation_id: UUID) -> None:
@@ -47,10 +49,16 @@ class SocketBus:
         )
 
 
-def create_server(settings: Settings, channel: str) -> tuple[socketio.AsyncServer, HubNamespace, HubManager]:
+def create_server(
+    settings: Settings, channel: str
+) -> tuple[socketio.AsyncServer, HubNamespace, HubManager]:
     engine_tuning.install()
-    manager = HubManager(settings.redis_dsn, channel, heartbeat_s=settings.bus_heartbeat_s,
-                         deaf_after_s=settings.bus_deaf_after_s)
+    manager = HubManager(
+        settings.redis_dsn,
+        channel,
+        heartbeat_s=settings.bus_heartbeat_s,
+        deaf_after_s=settings.bus_deaf_after_s,
+    )
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,

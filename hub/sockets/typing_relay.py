@@ -28,8 +28,9 @@ class TypingRelay:
             return
         now = time.monotonic()
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(self.ttl_s, lambda: loop.create_task(
-            self._expire(sid, user_id, conversation_id)))
+        timer = loop.call_later(
+            self.ttl_s, lambda: loop.create_task(self._expire(sid, user_id, conversation_id))
+        )
         # Throttle: a client repeating "typing" every keystroke is relayed once per half-TTL.
         relayed_at = current[0] if current is not None else 0.0
         if now - relayed_at >= self.ttl_s / 2:
@@ -49,7 +50,14 @@ class TypingRelay:
             await self._relay(sid, user_id, key[1], False)
 
     async def _relay(self, sid: str, user_id: UUID, conversation_id: UUID, typing: bool) -> None:
-        await self._ns.emit("message.typing", {
-            "conversation_id": str(conversation_id), "user_id": str(user_id), "typing": typing,
-            "expires_in": self.ttl_s if typing else 0,
-        }, room=conversation_room(conversation_id), skip_sid=sid)
+        await self._ns.emit(
+            "message.typing",
+            {
+                "conversation_id": str(conversation_id),
+                "user_id": str(user_id),
+                "typing": typing,
+                "expires_in": self.ttl_s if typing else 0,
+            },
+            room=conversation_room(conversation_id),
+            skip_sid=sid,
+        )
