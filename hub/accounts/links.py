@@ -145,16 +145,7 @@ async def answer_link(
                 meta=meta,
             )
     if expired is not None:
-        event = _event(dict(expired))
-        await ctx.bus.to_user(expired["parent_id"], "parent_link.expired", event)
-        await ctx.bus.to_user(expired["student_id"], "parent_link.expired", event)
-        await _push(
-            ctx,
-            [expired["parent_id"], expired["student_id"]],
-            event,
-            "보호자 연결 만료",
-            "보호자 연결 요청이 응답 없이 만료되었어요.",
-        )
+        await _tell_expired(ctx, dict(expired))
         raise DomainError(ErrorCode.LINK_EXPIRED, "This link request has expired")
     result = dict(updated)
     await ctx.bus.to_user(result["parent_id"], f"parent_link.{status}", _event(result))
@@ -199,17 +190,22 @@ async def expire_pending(ctx: HubContext) -> int:
                 org_id=row["org_id"],
             )
     for row in rows:
-        event = _event(dict(row))
-        await ctx.bus.to_user(row["parent_id"], "parent_link.expired", event)
-        await ctx.bus.to_user(row["student_id"], "parent_link.expired", event)
-        await _push(
-            ctx,
-            [row["parent_id"], row["student_id"]],
-            event,
-            "보호자 연결 만료",
-            "보호자 연결 요청이 응답 없이 만료되었어요.",
-        )
+        await _tell_expired(ctx, dict(row))
     return len(rows)
+
+
+async def _tell_expired(ctx: HubContext, link: dict[str, Any]) -> None:
+    """Both sides hear that nobody answered in time: live, and on their phones."""
+    event = _event(link)
+    for user_id in (link["parent_id"], link["student_id"]):
+        await ctx.bus.to_user(user_id, "parent_link.expired", event)
+    await _push(
+        ctx,
+        [link["parent_id"], link["student_id"]],
+        event,
+        "보호자 연결 만료",
+        "보호자 연결 요청이 응답 없이 만료되었어요.",
+    )
 
 
 def _event(link: dict[str, Any]) -> dict[str, Any]:
