@@ -63,3 +63,12 @@ async def dead_letters(redis: Redis, keys: RedisKeys, limit: int = 100) -> list[
 
 async def queue_depth(redis: Redis, queue_name: str) -> int:
     return int(await cast("Awaitable[int]", redis.zcard(queue_name)))
+
+
+async def queue_lag_s(redis: Redis, queue_name: str, now_ms: int) -> float:
+    """How long the oldest due job has been waiting (0 when none is due)."""
+    oldest = await cast(
+        "Awaitable[list[tuple[bytes, float]]]",
+        redis.zrangebyscore(queue_name, "-inf", now_ms, start=0, num=1, withscores=True),
+    )
+    return max(0.0, (now_ms - oldest[0][1]) / 1000) if oldest else 0.0

@@ -25,4 +25,6 @@ SOCKET_EVENTS = Counter(
 )
 SOCKETS = Gauge("dreamseed_sockets", "Live Socket.IO connections on this process")
 BUS_REBUILDS = Counter("dreamseed_bus_listener_rebuilds_total", "Deaf bus listeners rebuilt")
+JOB_QUEUE_DEPTH = Gauge("dreamseed_job_queue_depth", "Jobs queued, deferred ones included")
+JOB_QUEUE_LAG = Gauge("dreamseed_job_queue_lag_seconds", "Age of the oldest job that is due")
 JOBS = Counter("dreamseed_jobs_total", "Background jobs by name and outcome", ["job", "outcome"])

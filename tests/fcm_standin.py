@@ -42,7 +42,8 @@ _GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 class Behaviour(StrEnum):
     OK = "ok"
     UNREGISTERED = "unregistered"  # 404 NOT_FOUND, FcmError UNREGISTERED
-    INVALID_TOKEN = "invalid_token"  # 400 INVALID_ARGUMENT on message.token
+    INVALID_TOKEN = "invalid_token"  # 400 INVALID_ARGUMENT, "not a valid registration token"
+    INVALID_TOKEN_FIELD = "invalid_token_field"  # 400 INVALID_ARGUMENT, BadRequest on message.token
     INVALID_PAYLOAD = "invalid_payload"  # 400 INVALID_ARGUMENT on the payload, not the token
     SENDER_ID_MISMATCH = "sender_id_mismatch"  # 403 PERMISSION_DENIED, SENDER_ID_MISMATCH
     QUOTA_EXCEEDED = "quota_exceeded"  # 429 RESOURCE_EXHAUSTED with Retry-After
@@ -73,6 +74,10 @@ _PAYLOAD_VIOLATION = {
     "@type": _BAD_REQUEST,
     "fieldViolations": [{"field": "message.data[0].key", "description": "Invalid data key: from"}],
 }
+_TOKEN_VIOLATION = {
+    "@type": _BAD_REQUEST,
+    "fieldViolations": [{"field": "message.token", "description": "Invalid registration token"}],
+}
 # behaviour -> (HTTP status, status, message, details, sends Retry-After), as FCM answers them
 _FAILURES: dict[Behaviour, tuple[int, str, str, tuple[dict[str, Any], ...], bool]] = {
     Behaviour.UNREGISTERED: (
@@ -87,6 +92,13 @@ _FAILURES: dict[Behaviour, tuple[int, str, str, tuple[dict[str, Any], ...], bool
         "INVALID_ARGUMENT",
         "The registration token is not a valid FCM registration token",
         (_fcm("INVALID_ARGUMENT"),),
+        False,
+    ),
+    Behaviour.INVALID_TOKEN_FIELD: (
+        400,
+        "INVALID_ARGUMENT",
+        "Request contains an invalid argument.",
+        (_fcm("INVALID_ARGUMENT"), _TOKEN_VIOLATION),
         False,
     ),
     Behaviour.INVALID_PAYLOAD: (
@@ -138,6 +150,11 @@ class FcmStandIn:
 
     def program(self, token: str, behaviour: Behaviour) -> None:
         self._behaviours[token] = behaviour
+
+    def revoke_access_tokens(self) -> None:
+        """Refuse every access token issued so far, as FCM does with a revoked key's."""
+        with self._lock:
+            self._access_tokens.clear()
 
     def reset(self) -> None:
         """Forget programmed answers and zero the counters (issued access tokens stay valid)."""
@@ -193,10 +210,8 @@ class FcmStandIn:
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
-        assertion = form.get("assertion")
-        if form.get(
-            "grant_type"
-        ) != "urn:ietf:params:oauth:grant-type:jwt-bearer" or not isinstance(assertion, str):
+        grant, assertion = form.get("grant_type"), form.get("assertion")
+        if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" or not isinstance(assertion, str):
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         try:
             claims = jwt.decode(
@@ -255,8 +270,10 @@ class FcmStandIn:
         problem = _shape_problem(body)
         if problem is not None:
             field, description = problem
-            violation = {"@type": _BAD_REQUEST, "fieldViolations": [{"field": field}]}
-            violation["fieldViolations"][0]["description"] = description
+            violation = {
+                "@type": _BAD_REQUEST,
+                "fieldViolations": [{"field": field, "description": description}],
+            }
             return _error(400, "INVALID_ARGUMENT", description, violation, headers=None)
         message = body["message"]
         token = message.get("token") or message["fid"]
@@ -293,9 +310,7 @@ class FcmStandIn:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
 
     def start(self) -> FcmStandIn:
         """Serve from a thread of its own; returns once the port is bound."""

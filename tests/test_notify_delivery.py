@@ -307,3 +307,15 @@ async def test_unread_messages_become_one_digest_per_person(
     text = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "3학년 1반 학부모" in text and "5" in text
     assert await digest(ctx) == 0  # the same unread messages are not mailed twice
+
+
+async def test_queue_depth_and_lag_are_metrics(
+    hub_server: tuple[str, Any], hub_ctx: HubContext, factory: Factory
+) -> None:
+    """The job queue's depth and lag appear in /metrics."""
+    await hub_ctx.jobs.enqueue("notify_users", [], "k", "t", "b", {}, "m:1", False,
+                               job_id="metrics-1")
+    async with httpx.AsyncClient(base_url=hub_server[0]) as client:
+        text = (await client.get("/metrics")).text
+    assert "dreamseed_job_queue_depth 1.0" in text
+    assert "dreamseed_job_queue_lag_seconds" in text

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub import jobs
+from hub import metrics as hub_metrics
 from hub.context import HubContext
 
 
@@ -37,6 +40,12 @@ async def _check(probe: object) -> bool:
 
 
 async def metrics(request: Request) -> Response:
+    ctx: HubContext = request.app.state.ctx
+    # The job queue is measured where it is scraped: any hub sees the shared queue.
+    now_ms = int(ctx.clock().timestamp() * 1000)
+    with contextlib.suppress(Exception):
+        hub_metrics.JOB_QUEUE_DEPTH.set(await jobs.queue_depth(ctx.redis, ctx.keys.job_queue))
+        hub_metrics.JOB_QUEUE_LAG.set(await jobs.queue_lag_s(ctx.redis, ctx.keys.job_queue, now_ms))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
