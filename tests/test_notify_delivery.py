@@ -313,8 +313,9 @@ async def test_queue_depth_and_lag_are_metrics(
     hub_server: tuple[str, Any], hub_ctx: HubContext, factory: Factory
 ) -> None:
     """The job queue's depth and lag appear in /metrics."""
-    await hub_ctx.jobs.enqueue("notify_users", [], "k", "t", "b", {}, "m:1", False,
-                               job_id="metrics-1")
+    await hub_ctx.jobs.enqueue(
+        "notify_users", [], "k", "t", "b", {}, "m:1", False, job_id="metrics-1"
+    )
     async with httpx.AsyncClient(base_url=hub_server[0]) as client:
         text = (await client.get("/metrics")).text
     assert "dreamseed_job_queue_depth 1.0" in text
