@@ -23,12 +23,15 @@ async def contacts_of(ctx: HubContext, user_id: UUID) -> list[UUID]:
     return [r["user_id"] for r in rows]
 
 
-async def announce(ctx: HubContext, user_id: UUID, online: bool) -> None:
+async def announce(
+    ctx: HubContext, user_id: UUID, online: bool, contacts: list[UUID] | None = None
+) -> None:
+    """Tell the user's direct contacts (looked up unless the caller already has them)."""
     event = "user.online" if online else "user.offline"
     payload: dict[str, Any] = {"user_id": str(user_id)}
     if not online:
         payload["last_seen"] = _iso(int(ctx.clock().timestamp() * 1000))
-    for contact in await contacts_of(ctx, user_id):
+    for contact in contacts if contacts is not None else await contacts_of(ctx, user_id):
         await ctx.bus.to_user(contact, event, payload)
 
 

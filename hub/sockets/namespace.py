@@ -26,6 +26,15 @@ from schema.models.chat import AuthRefresh, Typing
 
 logger = logging.getLogger("dreamseed.sockets")
 
+_ROOMS_AND_CONTACTS = """
+    SELECT p.conversation_id AS id,
+           CASE WHEN c.kind = 'direct' THEN (
+               SELECT o.user_id FROM participants o
+               WHERE o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
+                 AND o.left_at IS NULL LIMIT 1) END AS contact
+    FROM participants p JOIN conversations c ON c.id = p.conversation_id
+    WHERE p.user_id = $1 AND p.left_at IS NULL"""
+
 
 @dataclass
 class Connection:
@@ -68,17 +77,20 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         conn = Connection(actor)
         self.connections[sid] = conn
         await self.enter_room(sid, user_room(actor.user_id))
-        async with self.ctx.db.acting(actor.user_id) as db:
-            rows = await db.fetch(
-                "SELECT conversation_id FROM participants WHERE user_id = $1 AND left_at IS NULL",
-                actor.user_id,
-            )
+        # The socket's rooms and the direct contacts presence tells, in one query.
+        async with self.ctx.db.acting_lean(actor.user_id) as db:
+            rows = await db.fetch(_ROOMS_AND_CONTACTS, actor.user_id)
         for row in rows:
-            await self.enter_room(sid, conversation_room(row["conversation_id"]))
+            self.server.manager.basic_enter_room(sid, "/", conversation_room(row["id"]))
         self._schedule_expiry(sid, claims.expires_at.timestamp())
         metrics.SOCKETS.inc()
         if await self.ctx.presence.connected(actor.user_id, sid, self._now_ms()):
-            await announce(self.ctx, actor.user_id, online=True)
+            contacts = [r["contact"] for r in rows if r["contact"] is not None]
+            await announce(self.ctx, actor.user_id, online=True, contacts=contacts)
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            # The request body reader (a class engine.io defines per request) is only used by
+            # long-polling; a websocket connection would keep it for its whole life.
+            environ.pop("wsgi.input", None)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.connections.pop(sid, None)
