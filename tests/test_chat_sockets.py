@@ -298,7 +298,8 @@ async def test_expired_token_is_told_and_closed_unless_refreshed(
     from hub.tokens import TokenIssuer
 
     user = await factory.user()
-    short = TokenIssuer(hub_ctx.settings.jwt_secret, 1)
+    # exp is whole seconds, so a 3 s token lives 2–3 s: time to connect and refresh one.
+    short = TokenIssuer(hub_ctx.settings.jwt_secret, 3)
     user.token = short.issue_access(user.id, user.session_id, utc_now())
     refreshed, lapsing = await connect(user), await connect(user)
     fresh = TokenIssuer(hub_ctx.settings.jwt_secret, 600).issue_access(
@@ -309,7 +310,7 @@ async def test_expired_token_is_told_and_closed_unless_refreshed(
     stranger = await factory.user()
     wrong = await refreshed.call("auth.refresh", {"access_token": stranger.token})
     assert wrong["error"]["code"] == "forbidden"
-    assert (await lapsing.next("auth.expired", timeout=5))["code"] == "token_expired"
+    assert (await lapsing.next("auth.expired", timeout=8))["code"] == "token_expired"
     await asyncio.wait_for(lapsing.disconnected.wait(), 5)
     assert refreshed.sio.connected
     assert timedelta(seconds=1) < timedelta(seconds=2)

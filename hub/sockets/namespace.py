@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import socketio
 
@@ -40,7 +41,9 @@ _ROOMS_AND_CONTACTS = """
 class Connection:
     actor: Actor
     expiry: asyncio.TimerHandle | None = None
-    rooms: set[str] = field(default_factory=set)
+    # Direct contacts as of connecting: told when this user goes offline, without a query
+    # per disconnect (a hub restart disconnects thousands at once).
+    contacts: list[UUID] = field(default_factory=list)
 
 
 class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -84,9 +87,9 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self.server.manager.basic_enter_room(sid, "/", conversation_room(row["id"]))
         self._schedule_expiry(sid, claims.expires_at.timestamp())
         metrics.SOCKETS.inc()
+        conn.contacts = [r["contact"] for r in rows if r["contact"] is not None]
         if await self.ctx.presence.connected(actor.user_id, sid, self._now_ms()):
-            contacts = [r["contact"] for r in rows if r["contact"] is not None]
-            await announce(self.ctx, actor.user_id, online=True, contacts=contacts)
+            await announce(self.ctx, actor.user_id, online=True, contacts=conn.contacts)
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             # The request body reader (a class engine.io defines per request) is only used by
             # long-polling; a websocket connection would keep it for its whole life.
@@ -103,7 +106,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.typing.forget(sid, conn.actor.user_id)
         try:
             if await self.ctx.presence.disconnected(conn.actor.user_id, sid, self._now_ms()):
-                await announce(self.ctx, conn.actor.user_id, online=False)
+                await announce(self.ctx, conn.actor.user_id, online=False, contacts=conn.contacts)
         except Exception:
             logger.exception("presence update on disconnect failed")
 
