@@ -5,6 +5,8 @@ Measured costs of the stock AsyncManager (see PERF_NOTES.md beside the project):
   a socket is a put on an unbounded queue, so we do it in a plain loop instead.
 * Leaving rooms on disconnect scans every room of the namespace (each socket has its own),
   which makes a mass disconnect O(N^2). We keep the reverse index sid -> rooms.
+* Sockets being connected or disconnected are kept in lists (`in` and `remove` are O(N)),
+  checked on every emit: during a mass disconnect that is O(N^2) again. We keep sets.
 
 Sits below AsyncPubSubManager in the MRO (HubManager(AsyncRedisManager, LocalFanout)), so
 the pub/sub layer's local deliveries come here. Pinned to python-socketio 5.x internals.
@@ -16,6 +18,7 @@ import logging
 from typing import Any
 
 import socketio
+from bidict import ValueDuplicationError
 from engineio import packet as eio_packet
 from socketio import packet
 
@@ -63,6 +66,20 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
                 except Exception:  # a socket closing under us must not stop the others
                     logger.debug("dropped a frame to closing socket %s", sid)
 
+    async def pre_connect(self, eio_sid: Any, namespace: str) -> Any:
+        sid = self.server.eio.generate_id()
+        try:
+            self.basic_enter_room(sid, namespace, None, eio_sid=eio_sid)
+        except ValueDuplicationError:
+            return None  # already connected
+        self.basic_enter_room(sid, namespace, sid, eio_sid=eio_sid)
+        self.pending_connect.setdefault(namespace, _SidSet()).append(sid)
+        return sid
+
+    def pre_disconnect(self, sid: str, namespace: str) -> Any:
+        self.pending_disconnect.setdefault(namespace, _SidSet()).append(sid)
+        return self.rooms[namespace][None].get(sid)
+
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self._rooms_of.setdefault((namespace, sid), set()).add(room)
@@ -92,3 +109,13 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
 
     def get_rooms(self, sid: str, namespace: str) -> list[Any]:
         return [r for r in self._rooms_of.get((namespace, sid), ()) if r is not None]
+
+
+class _SidSet(dict[str, None]):
+    """The list interface python-socketio uses for pending sockets, with O(1) operations."""
+
+    def append(self, sid: str) -> None:
+        self[sid] = None
+
+    def remove(self, sid: str) -> None:
+        del self[sid]
