@@ -147,13 +147,16 @@ def _excerpt(text: str | None, limit: int = 120) -> str:
 
 
 async def _record(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    """One statement for any number of rows (an announcement to 10,000 is one round trip)."""
     if rows:
-        await conn.executemany(
+        columns = list(zip(*rows, strict=True))
+        await conn.execute(
             """INSERT INTO notifications (user_id, dedup_key, kind, title, body, data,
                                           collapse_key, urgent, push_state)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::jsonb[], $7::text[], $8::boolean[], $9::text[])
                ON CONFLICT (user_id, dedup_key) DO NOTHING""",
-            rows,
+            *[list(c) for c in columns],
         )
 
 
