@@ -74,15 +74,20 @@ async def _org_row(conn: Connection, org_id: UUID) -> dict[str, Any]:
     return dict(row)
 
 
+async def _managed_org(conn: Connection, actor: Actor, org_id: UUID, what: str) -> dict[str, Any]:
+    """The organization, if the caller administers it (org, zone or system admin)."""
+    org = await _org_row(conn, org_id)
+    if not (await load_roles(conn, actor.user_id)).can_manage_org(org_id, org["zone_id"]):
+        raise forbidden(f"Only administrators of this organization may {what}")
+    return org
+
+
 async def add_member(
     ctx: HubContext, actor: Actor, org_id: UUID, body: MemberAdd, meta: RequestMeta
 ) -> dict[str, Any]:
     """Give a person a role in the organization (org, zone or system administrators only)."""
     async with ctx.db.acting(actor.user_id) as conn:
-        org = await _org_row(conn, org_id)
-        roles = await load_roles(conn, actor.user_id)
-        if not roles.can_manage_org(org_id, org["zone_id"]):
-            raise forbidden("Only administrators of this organization may add members")
+        org = await _managed_org(conn, actor, org_id, "add members")
     # The person being added is usually not yet visible to the admin (not in the org yet):
     # looking them up crosses the tenant wall by rule, so it runs as the system.
     async with ctx.db.system() as conn:
@@ -198,10 +203,7 @@ async def update_settings(
 ) -> dict[str, Any]:
     """Organization administrators choose how the school's messenger behaves."""
     async with ctx.db.acting(actor.user_id) as conn:
-        org = await _org_row(conn, org_id)
-        roles = await load_roles(conn, actor.user_id)
-        if not roles.can_manage_org(org_id, org["zone_id"]):
-            raise forbidden("Only administrators of this organization may change its settings")
+        org = await _managed_org(conn, actor, org_id, "change its settings")
         settings = await conn.fetchval(
             """UPDATE organizations SET settings = settings || $2::jsonb
                WHERE id = $1 RETURNING settings""",
