@@ -150,18 +150,20 @@ async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str
 
 async def _moderate(conn: Connection, conversation_id: UUID, content: str) -> str:
     """Mask or refuse profanity, as the organization chose (mask by default)."""
-    if profanity.moderate(content).clean:
+    result = profanity.moderate(content)
+    if result.clean:
         return content
     mode = await conn.fetchval(
         """SELECT coalesce(o.settings->>'profanity', 'mask') FROM organizations o
            JOIN conversations c ON c.org_id = o.id WHERE c.id = $1""",
         conversation_id,
     )
-    return _apply_moderation(content, mode)
+    return _apply_moderation(content, mode, result)
 
 
-def _apply_moderation(content: str, mode: str) -> str:
-    result = profanity.moderate(content)
+def _apply_moderation(content: str, mode: str, result: profanity.Moderation | None = None) -> str:
+    """The text to store under the school's setting; the filter runs once per message."""
+    result = result or profanity.moderate(content)
     if result.clean:
         return content
     metrics.MESSAGES.labels(f"profanity_{mode}").inc()
