@@ -31,6 +31,7 @@ from api.routes import (
     auth,
     consents,
     conversations,
+    exams,
     health,
     links,
     messages,
@@ -54,6 +55,7 @@ ENDPOINTS: list[Endpoint] = [
     *audit.ENDPOINTS,
     *conversations.ENDPOINTS,
     *messages.ENDPOINTS,
+    *exams.ENDPOINTS,
     *notifications.ENDPOINTS,
     *admin.ENDPOINTS,
 ]

@@ -33,6 +33,13 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.LINK_EXPIRED: 409,
     ErrorCode.NOT_A_STUDENT: 422,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.ATTEMPT_FINISHED: 409,
+    ErrorCode.DEADLINE_PASSED: 409,
+    ErrorCode.ALREADY_ANSWERED: 409,
+    ErrorCode.OUT_OF_ORDER: 409,
+    ErrorCode.NO_ATTEMPTS_LEFT: 409,
+    ErrorCode.EXAM_CLOSED: 409,
+    ErrorCode.EXAM_IN_PROGRESS: 403,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }

@@ -17,6 +17,9 @@ class EventBus(Protocol):
         self, conversation_id: UUID, event: str, data: dict[str, Any]
     ) -> None: ...
 
+    async def to_room(self, namespace: str, room: str, event: str, data: dict[str, Any]) -> None:
+        """Emit to a room of another namespace (the proctoring rooms of `/proctor`)."""
+
     async def join(self, user_id: UUID, conversation_id: UUID) -> None:
         """Every live socket of the user, on every hub process, enters the conversation."""
 
@@ -36,6 +39,19 @@ def conversation_room(conversation_id: UUID | str) -> str:
     return f"conv:{conversation_id}"
 
 
+PROCTOR_NAMESPACE = "/proctor"
+
+
+def exam_room(exam_id: UUID | str) -> str:
+    """The proctors (teachers) watching one exam, on PROCTOR_NAMESPACE."""
+    return f"exam:{exam_id}"
+
+
+def attempt_room(attempt_id: UUID | str) -> str:
+    """The student's exam client(s) of one attempt, on PROCTOR_NAMESPACE."""
+    return f"attempt:{attempt_id}"
+
+
 class NullBus:
     """For tools (migrate, seed) that change data while nobody is listening."""
 
@@ -45,6 +61,9 @@ class NullBus:
     async def to_conversation(
         self, conversation_id: UUID, event: str, data: dict[str, Any]
     ) -> None:
+        return None
+
+    async def to_room(self, namespace: str, room: str, event: str, data: dict[str, Any]) -> None:
         return None
 
     async def join(self, user_id: UUID, conversation_id: UUID) -> None:

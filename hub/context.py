@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from hub.bus import EventBus
 from hub.clock import Clock, utc_now
 from hub.db import Database
+from hub.exams.adaptive import AdaptiveExams
 from hub.jobs import JobQueue
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
@@ -30,6 +31,7 @@ class HubContext:
     message_limiter: RateLimiter
     presence: Presence
     jobs: JobQueue
+    adaptive: AdaptiveExams
     clock: Clock = field(default=utc_now)
 
 

@@ -23,6 +23,13 @@ class ErrorCode(StrEnum):
     NOT_A_STUDENT = "not_a_student"
     LINK_EXPIRED = "link_expired"
     RATE_LIMITED = "rate_limited"
+    ATTEMPT_FINISHED = "attempt_finished"
+    DEADLINE_PASSED = "deadline_passed"
+    ALREADY_ANSWERED = "already_answered"
+    OUT_OF_ORDER = "out_of_order"
+    NO_ATTEMPTS_LEFT = "no_attempts_left"
+    EXAM_CLOSED = "exam_closed"
+    EXAM_IN_PROGRESS = "exam_in_progress"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
 

@@ -28,6 +28,14 @@ class RedisKeys:
     def sweep_lock(self, host_id: str) -> str:
         return f"{self.ns}:sweep-lock:{host_id}"
 
+    def exam_exposure(self, exam_id: object) -> str:
+        """CAT exposure counts of one exam's pool: item id -> times shown, plus 'attempts'."""
+        return f"{self.ns}:exam-exposure:{exam_id}"
+
+    def proctor_roster(self, exam_id: object) -> str:
+        """Live state of each attempt of an exam: attempt id -> JSON (heartbeat, question)."""
+        return f"{self.ns}:proctor-roster:{exam_id}"
+
     @property
     def dead_letters(self) -> str:
         return f"{self.ns}:dead-letters"

@@ -28,3 +28,14 @@ BUS_REBUILDS = Counter("dreamseed_bus_listener_rebuilds_total", "Deaf bus listen
 JOB_QUEUE_DEPTH = Gauge("dreamseed_job_queue_depth", "Jobs queued, deferred ones included")
 JOB_QUEUE_LAG = Gauge("dreamseed_job_queue_lag_seconds", "Age of the oldest job that is due")
 JOBS = Counter("dreamseed_jobs_total", "Background jobs by name and outcome", ["job", "outcome"])
+EXAM_EVENTS = Counter(
+    "dreamseed_exam_events_total", "Exam attempts started, answered and finished", ["event"]
+)
+PROCTOR_FLAGS = Counter(
+    "dreamseed_proctor_flags_total", "Proctoring events from exam clients", ["kind", "severity"]
+)
+CAT_SELECTION = Histogram(
+    "dreamseed_cat_selection_seconds",
+    "CAT answer handling: estimate update and next-item pick",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
+)

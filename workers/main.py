@@ -16,6 +16,7 @@ from hub.notify.push import PushSender
 from hub.services import close_context, open_context
 from hub.settings import Settings, load_settings
 from hub.sockets.bus import RedisBus
+from workers.exam_jobs import submit_overdue_attempt, sweep_overdue_attempts
 from workers.jobs import expire_link_requests, purge_expired_sessions
 from workers.notify_jobs import (
     notify_conversation,
@@ -65,12 +66,15 @@ class WorkerSettings:
         notify_users,
         release_held_notifications,
         send_email_digests,
+        submit_overdue_attempt,
+        sweep_overdue_attempts,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
         cron(purge_expired_sessions, hour={3}, minute={17}),
         cron(release_held_notifications, minute=EVERY_MINUTE),
         cron(send_email_digests, minute=EVERY_MINUTE, second={30}),
+        cron(sweep_overdue_attempts, second=set(range(0, 60, 10)), run_at_startup=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

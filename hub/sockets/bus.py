@@ -31,6 +31,9 @@ class RedisBus:
             event, data, room=conversation_room(conversation_id), namespace="/"
         )
 
+    async def to_room(self, namespace: str, room: str, event: str, data: dict[str, Any]) -> None:
+        await self._manager.emit(event, data, room=room, namespace=namespace)
+
     async def join(self, user_id: UUID, conversation_id: UUID) -> None:
         await self._control(
             {"type": "join", "user": str(user_id), "room": conversation_room(conversation_id)}

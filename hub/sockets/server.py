@@ -35,6 +35,9 @@ class SocketBus:
     ) -> None:
         await self._sio.emit(event, data, room=conversation_room(conversation_id))
 
+    async def to_room(self, namespace: str, room: str, event: str, data: dict[str, Any]) -> None:
+        await self._sio.emit(event, data, room=room, namespace=namespace)
+
     async def join(self, user_id: UUID, conversation_id: UUID) -> None:
         await self._manager.join_user(str(user_id), conversation_room(conversation_id))
 

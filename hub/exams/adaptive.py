@@ -1,0 +1,132 @@
+"""CAT attempts on top of the pure engine: the exam's pool as a CatBank, exposure counts shared
+by every hub process through Redis, and the next item chosen while the request waits.
+
+The pool's tables (P and information on the θ grid) are built once per process and exam and
+kept for POOL_TTL_S, so a newly accepted calibration reaches new answers within that time.
+Exposure is a soft control: counts are read and bumped in Redis around each pick, so two
+processes picking at the same instant may both give the same item (the cap overshoots by one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+import numpy as np
+from redis.asyncio import Redis
+
+from hub.db import Connection
+from hub.exams.cat import CatBank, CatEngine, ExposureControl
+from hub.exams.irt import ItemBank
+
+POOL_TTL_S = 30.0
+_ATTEMPTS_FIELD = "attempts"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """An exam's CAT pool: item ids in pool order, and the engine's tables."""
+
+    item_ids: tuple[UUID, ...]
+    index: dict[UUID, int]
+    cat: CatBank
+    loaded_at: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """The engine's state after an answer (or at the start)."""
+
+    theta: float
+    se: float
+    next_item: UUID | None
+
+
+class AdaptiveExams:
+    """Per-process cache of CAT pools; one per hub (or worker) process."""
+
+    def __init__(self, redis: Redis, key_of: Any) -> None:
+        self._redis = redis
+        self._key_of = key_of
+        self._pools: dict[UUID, Pool] = {}
+
+    async def pool(self, conn: Connection, exam_id: UUID) -> Pool:
+        cached = self._pools.get(exam_id)
+        if cached is not None and time.monotonic() - cached.loaded_at < POOL_TTL_S:
+            return cached
+        rows = await conn.fetch(
+            """SELECT i.id, i.a, i.b, i.c, i.content_area FROM exam_items x
+               JOIN items i ON i.id = x.item_id WHERE x.exam_id = $1 ORDER BY x.position""",
+            exam_id,
+        )
+        areas = [r["content_area"] or "" for r in rows]
+        bank = ItemBank.from_params(
+            [r["a"] for r in rows], [r["b"] for r in rows], [r["c"] for r in rows], areas
+        )
+        ids = tuple(r["id"] for r in rows)
+        pool = Pool(ids, {item: i for i, item in enumerate(ids)}, CatBank(bank), time.monotonic())
+        self._pools[exam_id] = pool
+        return pool
+
+    async def start(self, conn: Connection, exam_id: UUID, settings: dict[str, Any]) -> Step:
+        """A new attempt: count it for exposure and pick the first item (θ = 0)."""
+        pool = await self.pool(conn, exam_id)
+        key = self._key_of(exam_id)
+        await cast("Awaitable[int]", self._redis.hincrby(key, _ATTEMPTS_FIELD, 1))
+        engine = await self._engine(pool, exam_id, settings)
+        return await self._pick(pool, engine, exam_id)
+
+    async def answer(
+        self,
+        conn: Connection,
+        exam_id: UUID,
+        settings: dict[str, Any],
+        previous: Sequence[tuple[UUID, bool]],
+        item_id: UUID,
+        correct: bool,
+    ) -> Step:
+        """Rebuild the estimate from the stored answers, add this one, pick the next item."""
+        pool = await self.pool(conn, exam_id)
+        engine = await self._engine(pool, exam_id, settings)
+        engine.restore([(pool.index[i], c) for i, c in previous])
+        engine.update(pool.index[item_id], correct)
+        return await self._pick(pool, engine, exam_id)
+
+    async def _engine(self, pool: Pool, exam_id: UUID, settings: dict[str, Any]) -> CatEngine:
+        r_max = settings.get("r_max", 0.2)
+        exposure = None
+        if r_max is not None:
+            exposure = ExposureControl(len(pool.cat), r_max=float(r_max))
+        engine = CatEngine(
+            pool.cat,
+            np.random.default_rng(),
+            top_k=int(settings.get("top_k", 3)),
+            se_stop=float(settings.get("se_stop", 0.3)),
+            max_items=int(settings.get("max_items", 50)),
+            min_items=int(settings.get("min_items", 1)),
+            content_balance=settings.get("content_balance") or None,
+            exposure=exposure,
+        )
+        if exposure is not None:
+            await self._load_exposure(exam_id, pool, exposure)
+        return engine
+
+    async def _load_exposure(self, exam_id: UUID, pool: Pool, exposure: ExposureControl) -> None:
+        raw = await cast(
+            "Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._key_of(exam_id))
+        )
+        exposure.attempts = int(raw.pop(_ATTEMPTS_FIELD.encode(), b"1"))
+        for field, count in raw.items():
+            index = pool.index.get(UUID(field.decode()))
+            if index is not None:
+                exposure.counts[index] = int(count)
+
+    async def _pick(self, pool: Pool, engine: CatEngine, exam_id: UUID) -> Step:
+        index = engine.next_item()
+        item = None if index is None else pool.item_ids[index]
+        if item is not None and engine.exposure is not None:
+            await cast("Awaitable[int]", self._redis.hincrby(self._key_of(exam_id), str(item), 1))
+        return Step(engine.theta, engine.se, item)

@@ -1,0 +1,51 @@
+"""Results of an exam: staff see every attempt; a student their own; a parent their children's."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+from uuid import UUID
+
+from hub.context import Actor, HubContext
+from hub.exams.access import staff_of
+from hub.exams.exams import exam_row
+from schema.models.exams import ResultsQuery
+
+_RESULTS = """
+    SELECT a.id AS attempt_id, a.student_id, u.display_name AS student_name, a.number,
+           a.status::text AS status, a.started_at, a.finished_at, a.finished_by, a.answered,
+           a.score, a.max_score, a.theta, a.se,
+           (SELECT count(*) FROM proctor_events p
+            WHERE p.attempt_id = a.id AND p.severity <> 'info')::int AS flags
+    FROM attempts a JOIN users u ON u.id = a.student_id
+    WHERE a.exam_id = $1 AND ($2::uuid IS NULL OR a.student_id = $2)
+      AND ($3 OR a.student_id = $4 OR a.student_id IN (SELECT app_child_ids()))
+    ORDER BY u.display_name, a.number"""
+
+
+async def exam_results(
+    ctx: HubContext, actor: Actor, exam_id: UUID, query: ResultsQuery
+) -> dict[str, Any]:
+    async with ctx.db.acting(actor.user_id) as conn:
+        exam = await exam_row(conn, exam_id)
+        staff = await staff_of(conn, actor, exam["org_id"])
+        rows = [
+            dict(r)
+            for r in await conn.fetch(_RESULTS, exam_id, query.student_id, staff, actor.user_id)
+        ]
+        for row in rows:
+            if row["status"] == "active" and not staff:
+                # The score of an attempt in progress is for the proctor, not for the student.
+                row.update(score=0, theta=None, se=None)
+        if query.with_answers and rows:
+            answers: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
+            for a in await conn.fetch(
+                """SELECT attempt_id, item_id, position, choice, correct, theta, se, answered_at
+                   FROM answers WHERE attempt_id = ANY($1::uuid[]) ORDER BY position""",
+                [r["attempt_id"] for r in rows],
+            ):
+                answers[a["attempt_id"]].append(dict(a))
+            for row in rows:
+                if staff or row["status"] == "submitted":
+                    row["answers"] = answers[row["attempt_id"]]
+    return {"exam_id": exam_id, "mode": exam["mode"], "attempts": rows}

@@ -1,0 +1,94 @@
+"""Exams end to end over REST: the three modes, the deadline, results, and what students never see."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.exam_support import answer, make_exam, make_items, school, start
+from tests.support import Factory, FrozenClock, error_of
+
+
+async def test_fixed_form_any_order_then_submit(api: httpx.AsyncClient, factory: Factory) -> None:
+    """A fixed form shows every question, takes them in any order, scores on submit."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 3)
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed")
+    attempt = await start(api, s.students[0], exam)
+    assert [q["item_id"] for q in attempt["questions"]] == [i["id"] for i in items]
+    assert attempt["deadline_at"] is None and attempt["score"] is None
+    for item, choice in ((items[2], 1), (items[0], 0)):
+        response = await answer(api, s.students[0], attempt["id"], item["id"], choice)
+        assert response.status_code == 201, response.text
+    left = response.json()["attempt"]["questions"]
+    assert [q["item_id"] for q in left] == [items[1]["id"]]
+    done = await api.post(f"/exams/{exam['id']}/submit", headers=s.students[0].headers)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["status"], body["score"], body["max_score"]) == ("submitted", 1, 3)
+    assert body["finished_by"] == "student" and body["questions"] == []
+
+
+async def test_cbt_in_order_with_server_deadline(
+    api: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    """CBT: one question at a time, no going back or skipping, deadline = start + limit."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 3)
+    exam = await make_exam(api, s.teacher, s.org, items, "cbt", time_limit_s=600)
+    attempt = await start(api, s.students[0], exam)
+    assert [q["item_id"] for q in attempt["questions"]] == [items[0]["id"]]
+    assert attempt["time_left_s"] == 600
+    skip = await answer(api, s.students[0], attempt["id"], items[1]["id"], 1)
+    assert skip.status_code == 409 and error_of(skip)["code"] == "out_of_order"
+    first = await answer(api, s.students[0], attempt["id"], items[0]["id"], 1)
+    assert first.status_code == 201
+    assert [q["item_id"] for q in first.json()["attempt"]["questions"]] == [items[1]["id"]]
+    back = await answer(api, s.students[0], attempt["id"], items[0]["id"], 2)
+    assert back.status_code == 409 and error_of(back)["code"] == "already_answered"
+    clock.advance(seconds=601)
+    late = await answer(api, s.students[0], attempt["id"], items[1]["id"], 1)
+    assert late.status_code == 409 and error_of(late)["code"] == "deadline_passed"
+    stored = await factory.fetchval("SELECT count(*) FROM answers")
+    assert stored == 1
+
+
+async def test_cbt_last_answer_ends_attempt(api: httpx.AsyncClient, factory: Factory) -> None:
+    """CBT cannot go back, so answering the last question submits the attempt."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 2)
+    exam = await make_exam(api, s.teacher, s.org, items, "cbt", time_limit_s=60)
+    attempt = await start(api, s.students[0], exam)
+    await answer(api, s.students[0], attempt["id"], items[0]["id"], 1)
+    last = await answer(api, s.students[0], attempt["id"], items[1]["id"], 0)
+    view = last.json()["attempt"]
+    assert (view["status"], view["score"], view["max_score"]) == ("submitted", 1, 2)
+
+
+async def test_cat_adapts_and_stops(api: httpx.AsyncClient, factory: Factory) -> None:
+    """CAT serves the engine's pick, refuses other items, and stops by its SE rule."""
+    s = await school(factory)
+    params = [{"a": 2.0, "b": -2.0 + 0.2 * i, "c": 0.0} for i in range(21)]
+    items = await make_items(api, s.teacher, s.org, 21, params=params)
+    exam = await make_exam(
+        api, s.teacher, s.org, items, "cat", cat={"se_stop": 0.5, "max_items": 8, "top_k": 1}
+    )
+    attempt = await start(api, s.students[0], exam)
+    (first,) = attempt["questions"]
+    assert "answer" not in first and "a" not in first and "b" not in first
+    other = next(i for i in items if i["id"] != first["item_id"])
+    wrong_item = await answer(api, s.students[0], attempt["id"], other["id"], 1)
+    assert wrong_item.status_code == 409 and error_of(wrong_item)["code"] == "out_of_order"
+    seen = []
+    view = attempt
+    while view["status"] == "active":
+        (question,) = view["questions"]
+        seen.append(question["item_id"])
+        response = await answer(api, s.students[0], attempt["id"], question["item_id"], 1)
+        assert response.status_code == 201, response.text
+        view = response.json()["attempt"]
+    assert len(seen) == len(set(seen)) <= 8
+    assert view["finished_by"] in ("cat_stop",) and view["theta"] > 0.5
+    assert view["se"] < 0.5 or len(seen) == 8
+    rows = await factory.fetch("SELECT theta, se FROM answers ORDER BY position")
+    assert all(r["theta"] is not None for r in rows)
+    assert rows[-1]["se"] < rows[0]["se"]
