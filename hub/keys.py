@@ -33,8 +33,13 @@ class RedisKeys:
         return f"{self.ns}:exam-exposure:{exam_id}"
 
     def proctor_roster(self, exam_id: object) -> str:
-        """Live state of each attempt of an exam: attempt id -> JSON (heartbeat, question)."""
+        """Live state of each attempt of an exam: attempt id -> JSON (heartbeat, question),
+        and '{attempt id}:connects' -> how many times its exam client connected."""
         return f"{self.ns}:proctor-roster:{exam_id}"
+
+    def proctor_sockets(self, attempt_id: object) -> str:
+        """Live sockets of one attempt's exam client(s): sid -> expiry (ms)."""
+        return f"{self.ns}:proctor-sockets:{attempt_id}"
 
     @property
     def dead_letters(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.db import Database
+from hub.exams.demo import seed_demo_exams
 from hub.passwords import hash_password
 
 DEMO_PASSWORD = "dreamseed-demo"  # noqa: S105 - a public demo login, printed at start-up; not a secret
@@ -92,6 +93,8 @@ async def seed_demo(db: Database) -> bool:
             ids["parent@demo.dreamseed.kr"],
             ids["student1@demo.dreamseed.kr"],
         )
+        teacher_id = ids["teacher@demo.dreamseed.kr"]
+        await seed_demo_exams(conn, org_id, zone_id, teacher_id, class_id)  # type: ignore[arg-type]
         await conn.execute(
             "INSERT INTO audit_log (action, target_type, target_id, zone_id, org_id) "
             "VALUES ('demo.seed', 'organization', $1, $2, $3)",

@@ -1,9 +1,11 @@
-"""Exams end to end over REST: the three modes, the deadline, results, and what students never see."""
+"""Exams end to end over REST: the three modes, the demo exams, what students never see."""
 
 from __future__ import annotations
 
 import httpx
 
+from hub.context import HubContext
+from hub.seed import DEMO_PASSWORD, seed_demo
 from tests.exam_support import answer, make_exam, make_items, school, start
 from tests.support import Factory, FrozenClock, error_of
 
@@ -92,3 +94,24 @@ async def test_cat_adapts_and_stops(api: httpx.AsyncClient, factory: Factory) ->
     rows = await factory.fetch("SELECT theta, se FROM answers ORDER BY position")
     assert all(r["theta"] is not None for r in rows)
     assert rows[-1]["se"] < rows[0]["se"]
+
+
+async def test_demo_school_exams_can_be_sat(api: httpx.AsyncClient, hub_ctx: HubContext) -> None:
+    """The demo seed's CBT and CAT exams work for the demo student out of the box."""
+    assert await seed_demo(hub_ctx.db)
+    login = await api.post(
+        "/auth/login", json={"email": "student1@demo.dreamseed.kr", "password": DEMO_PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    listed = (await api.get("/exams", headers=headers)).json()["items"]
+    assert sorted(e["mode"] for e in listed) == ["cat", "cbt"]
+    for exam in listed:
+        started = await api.post(f"/exams/{exam['id']}/attempts", headers=headers)
+        assert started.status_code == 201, started.text
+        (question,) = started.json()["questions"]
+        response = await api.post(
+            f"/attempts/{started.json()['id']}/answers",
+            json={"item_id": question["item_id"], "choice": 0},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
