@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import HubContext
-from hub.exams import attempts
+from hub.exams import attempts, recalibrate
 from workers.base import durable
 
 logger = logging.getLogger("dreamseed.jobs")
@@ -30,3 +30,26 @@ async def sweep_overdue_attempts(ctx: dict[str, Any]) -> int:
     if count:
         logger.info("submitted %d overdue attempt(s)", count)
     return count
+
+
+@durable
+async def recalibrate_items(ctx: dict[str, Any], org_id: str) -> dict[str, int]:
+    """Re-estimate one organization's item parameters; drifted items wait for a teacher."""
+    hub: HubContext = ctx["hub"]
+    outcome = await recalibrate.recalibrate_org(hub, UUID(org_id))
+    return {
+        "items": outcome.items,
+        "adopted": outcome.adopted,
+        "flagged": outcome.flagged,
+        "skipped": outcome.skipped,
+    }
+
+
+@durable
+async def recalibrate_recent(ctx: dict[str, Any]) -> int:
+    """Nightly: queue a recalibration for every organization with new submitted attempts."""
+    hub: HubContext = ctx["hub"]
+    orgs = await recalibrate.orgs_with_new_answers(hub)
+    for org_id in orgs:
+        await hub.jobs.enqueue("recalibrate_items", str(org_id), job_id=f"recalibrate:{org_id}")
+    return len(orgs)

@@ -16,7 +16,12 @@ from hub.notify.push import PushSender
 from hub.services import close_context, open_context
 from hub.settings import Settings, load_settings
 from hub.sockets.bus import RedisBus
-from workers.exam_jobs import submit_overdue_attempt, sweep_overdue_attempts
+from workers.exam_jobs import (
+    recalibrate_items,
+    recalibrate_recent,
+    submit_overdue_attempt,
+    sweep_overdue_attempts,
+)
 from workers.jobs import expire_link_requests, purge_expired_sessions
 from workers.notify_jobs import (
     notify_conversation,
@@ -68,6 +73,8 @@ class WorkerSettings:
         send_email_digests,
         submit_overdue_attempt,
         sweep_overdue_attempts,
+        recalibrate_items,
+        recalibrate_recent,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
@@ -75,6 +82,7 @@ class WorkerSettings:
         cron(release_held_notifications, minute=EVERY_MINUTE),
         cron(send_email_digests, minute=EVERY_MINUTE, second={30}),
         cron(sweep_overdue_attempts, second=set(range(0, 60, 10)), run_at_startup=True),
+        cron(recalibrate_recent, hour={2}, minute={40}),
     ]
     on_startup = startup
     on_shutdown = shutdown
