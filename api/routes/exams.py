@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.endpoint import Call, endpoint
-from hub.exams import attempts, bank, exams, results
+from hub.exams import attempts, bank, exams, recalibrate, results
 from schema.models.exams import (
     AnswerAck,
     AnswerBody,
@@ -23,6 +23,8 @@ from schema.models.exams import (
     ItemOut,
     ItemUpdate,
     ParameterHistory,
+    Queued,
+    RecalibrateRequest,
     ResultsQuery,
 )
 
@@ -104,6 +106,20 @@ async def review_drift(call: Call) -> dict[str, Any]:
     return await bank.review_drift(
         call.ctx, call.user, call.path_uuid("item_id"), body.version, body.accept
     )
+
+
+@endpoint(
+    "POST",
+    "/items/recalibrate",
+    summary="Re-estimate the organization's item parameters in the background",
+    body=RecalibrateRequest,
+    response=Queued,
+    status=202,
+    tag="items",
+)
+async def request_recalibration(call: Call) -> dict[str, Any]:
+    body: RecalibrateRequest = call.body
+    return {"queued": await recalibrate.request_recalibration(call.ctx, call.user, body.org_id)}
 
 
 @endpoint(
@@ -216,6 +232,7 @@ ENDPOINTS = [
     retire_item,
     parameter_history,
     review_drift,
+    request_recalibration,
     create_exam,
     list_exams,
     get_exam,

@@ -96,10 +96,14 @@ async def _check_may_sit(conn: Connection, actor: Actor, exam: dict[str, Any]) -
 def _check_window(exam: dict[str, Any], now: datetime) -> None:
     if exam["opens_at"] is not None and now < exam["opens_at"]:
         raise DomainError(
-            ErrorCode.EXAM_CLOSED, "This exam has not opened yet", opens_at=exam["opens_at"]
+            ErrorCode.EXAM_CLOSED,
+            "This exam has not opened yet",
+            opens_at=exam["opens_at"].isoformat(),
         )
     if exam["closes_at"] is not None and now >= exam["closes_at"]:
-        raise DomainError(ErrorCode.EXAM_CLOSED, "This exam has closed")
+        raise DomainError(
+            ErrorCode.EXAM_CLOSED, "This exam has closed", closes_at=exam["closes_at"].isoformat()
+        )
 
 
 async def _next_number(conn: Connection, actor: Actor, exam: dict[str, Any]) -> int:
@@ -224,9 +228,10 @@ async def answer(
                     attempt_id,
                 )
             ]
-            step = await ctx.adaptive.answer(
-                conn, exam["id"], exam["settings"], previous, body.item_id, correct
-            )
+            with metrics.CAT_SELECTION.time():
+                step = await ctx.adaptive.answer(
+                    conn, exam["id"], exam["settings"], previous, body.item_id, correct
+                )
             theta, se, pending = step.theta, step.se, step.next_item
         position = attempt["answered"]
         await conn.execute(

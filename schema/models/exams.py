@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from schema.models.common import Request, Response, ShortText
 
@@ -37,11 +37,14 @@ class ItemCreate(Request):
     points: int = Field(default=1, ge=1, le=100)
     params: IrtParams = Field(default_factory=IrtParams)
 
-    @model_validator(mode="after")
-    def _answer_is_a_choice(self) -> ItemCreate:
-        if self.answer >= len(self.choices):
-            raise ValueError("answer must index one of the choices")
-        return self
+    # Field validators (not one model validator) so that a refusal names the failing field.
+    @field_validator("answer")
+    @classmethod
+    def _answer_is_a_choice(cls, answer: int, info: ValidationInfo) -> int:
+        choices = info.data.get("choices")
+        if choices is not None and answer >= len(choices):
+            raise ValueError(f"answer must index one of the {len(choices)} choices")
+        return answer
 
 
 class ItemUpdate(Request):
@@ -108,6 +111,14 @@ class DriftReview(Request):
     accept: bool
 
 
+class RecalibrateRequest(Request):
+    org_id: UUID
+
+
+class Queued(Response):
+    queued: bool
+
+
 class CatSettings(Request):
     se_stop: float = Field(default=0.3, gt=0.05, le=2)
     max_items: int = Field(default=50, ge=1, le=500)
@@ -124,23 +135,45 @@ class ExamCreate(Request):
     mode: ExamMode
     item_ids: list[UUID] = Field(min_length=1, max_length=10_000)
     class_id: UUID | None = None
-    time_limit_s: int | None = Field(default=None, gt=0, le=24 * 3600)
+    # Validated when absent too, so that a CBT exam without it is refused.
+    time_limit_s: int | None = Field(default=None, gt=0, le=24 * 3600, validate_default=True)
     max_attempts: int = Field(default=1, ge=1, le=20)
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     cat: CatSettings | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ExamCreate:
-        if self.mode == "cbt" and self.time_limit_s is None:
-            raise ValueError("a CBT exam needs time_limit_s")
-        if self.mode != "cat" and self.cat is not None:
-            raise ValueError("cat settings are for mode 'cat' only")
-        if len(set(self.item_ids)) != len(self.item_ids):
+    # Field validators (fields validate in order, so earlier ones are in info.data): a
+    # refusal names the failing field.
+    @field_validator("item_ids")
+    @classmethod
+    def _distinct(cls, item_ids: list[UUID]) -> list[UUID]:
+        if len(set(item_ids)) != len(item_ids):
             raise ValueError("item_ids must not repeat")
-        if self.opens_at and self.closes_at and self.opens_at >= self.closes_at:
-            raise ValueError("opens_at must come before closes_at")
-        return self
+        return item_ids
+
+    @field_validator("time_limit_s")
+    @classmethod
+    def _cbt_is_timed(cls, time_limit_s: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("mode") == "cbt" and time_limit_s is None:
+            raise ValueError("a CBT exam needs time_limit_s")
+        return time_limit_s
+
+    @field_validator("closes_at")
+    @classmethod
+    def _closes_after_opening(
+        cls, closes_at: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        opens_at = info.data.get("opens_at")
+        if opens_at and closes_at and opens_at >= closes_at:
+            raise ValueError("closes_at must come after opens_at")
+        return closes_at
+
+    @field_validator("cat")
+    @classmethod
+    def _cat_only(cls, cat: CatSettings | None, info: ValidationInfo) -> CatSettings | None:
+        if cat is not None and info.data.get("mode") != "cat":
+            raise ValueError("cat settings are for mode 'cat' only")
+        return cat
 
 
 class ExamOut(Response):
