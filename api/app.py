@@ -31,6 +31,7 @@ from api.routes import (
     auth,
     consents,
     conversations,
+    dashboards,
     exams,
     health,
     links,
@@ -56,6 +57,7 @@ ENDPOINTS: list[Endpoint] = [
     *conversations.ENDPOINTS,
     *messages.ENDPOINTS,
     *exams.ENDPOINTS,
+    *dashboards.ENDPOINTS,
     *notifications.ENDPOINTS,
     *admin.ENDPOINTS,
 ]

@@ -7,6 +7,7 @@ client_msg_id returns the stored message instead of storing another.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
+from hub.exams import policy as exam_policy
 from hub.notify import enqueue
 from schema.models.chat import HistoryQuery, SendMessage
 
@@ -32,7 +34,7 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
     try:
         # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
         async with ctx.db.acting_lean(actor.user_id) as conn:
-            event = await _insert(conn, actor, body)
+            event = await _insert(conn, actor, body, ctx.clock())
     except asyncpg.UniqueViolationError:
         event = None  # a concurrent retry of the same client_msg_id committed first
     if event is None or "stored" in event:
@@ -78,10 +80,11 @@ async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[st
 
 
 # Everything the send rules need, in one round trip: the caller's role, whether this
-# client_msg_id was already stored, where reply_to points, staff status and the school's
-# profanity setting.
-_SEND_CONTEXT = """
+# client_msg_id was already stored, where reply_to points, staff status, the school's
+# profanity setting, and whether the sender sits an exam (then one more query decides).
+_SEND_CONTEXT = f"""
     SELECT c.kind::text AS kind, p.role::text AS role,
+           {exam_policy.sitting_sql(1, 5)} AS in_exam,
            EXISTS (SELECT 1 FROM messages WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
            (SELECT conversation_id FROM messages WHERE id = $4) AS reply_conversation,
            EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = c.org_id
@@ -90,7 +93,7 @@ _SEND_CONTEXT = """
     FROM conversations c
     JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1 AND p.left_at IS NULL
     JOIN organizations o ON o.id = c.org_id
-    WHERE c.id = $2"""
+    WHERE c.id = $2"""  # noqa: S608 - a constant expression
 
 # The write, in one statement: take the next seq (the row lock serialises senders, and a
 # rollback gives the number back, so seqs stay gap-free), insert, and move the sender's
@@ -116,10 +119,12 @@ _SEND_WRITE = f"""
     SELECT * FROM msg"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
 
 
-async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str, Any]:
+async def _insert(
+    conn: Connection, actor: Actor, body: SendMessage, now: datetime
+) -> dict[str, Any]:
     """Store the message; {"stored": True} when this client_msg_id was stored before."""
     facts = await conn.fetchrow(
-        _SEND_CONTEXT, actor.user_id, body.conversation_id, body.client_msg_id, body.reply_to
+        _SEND_CONTEXT, actor.user_id, body.conversation_id, body.client_msg_id, body.reply_to, now
     )
     if facts is None:
         raise not_found("Conversation")
@@ -127,6 +132,8 @@ async def _insert(conn: Connection, actor: Actor, body: SendMessage) -> dict[str
         return {"stored": True}
     if not policy.may_post(facts["kind"], facts["role"]):
         raise forbidden("Only this announcement's admins may post in it")
+    if facts["in_exam"]:
+        await exam_policy.ensure_may_send(conn, actor.user_id, body.conversation_id, now)
     if body.reply_to is not None and facts["reply_conversation"] != body.conversation_id:
         raise DomainError(
             ErrorCode.VALIDATION, "reply_to is not a message of this conversation", field="reply_to"
@@ -187,6 +194,7 @@ async def edit_message(
         if msg["deleted_at"] is not None:
             raise DomainError(ErrorCode.CONFLICT, "A deleted message cannot be edited")
         await my_role(conn, actor.user_id, msg["conversation_id"])
+        await exam_policy.ensure_may_send(conn, actor.user_id, msg["conversation_id"], ctx.clock())
         content = await _moderate(conn, msg["conversation_id"], content)
         change = await _next_change(conn, msg["conversation_id"])
         row = await fetch_returning(
