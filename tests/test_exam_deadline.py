@@ -249,3 +249,40 @@ async def test_parent_is_told_the_result(
         "SELECT user_id, kind, dedup_key, data->>'attempt_id' AS attempt FROM notifications"
     )
     assert [tuple(r) for r in rows] == [(parent.id, "exam_result", dedup_key, attempt["id"])]
+
+
+async def test_sweep_retries_a_follow_up_that_failed(
+    api: httpx.AsyncClient,
+    factory: Factory,
+    burst: Burst,
+    redis: Redis,
+    hub_ctx: HubContext,
+) -> None:
+    """A submission committed but never followed up (the hub died before telling anyone) is
+    followed up by the sweep once its grace has passed: the parent is told, and only once."""
+    s, _items, exam = await cbt(api, factory)
+    student, parent = s.students[0], await factory.user()
+    await factory.fetch(
+        """INSERT INTO parent_links (org_id, zone_id, parent_id, student_id, status,
+                                     requested_at, expires_at)
+           VALUES ($1, $2, $3, $4, 'approved', now(), now() + interval '7 days')""",
+        s.org.id,
+        s.org.zone_id,
+        parent.id,
+        student.id,
+    )
+    attempt = await start(api, student, exam)
+    # As if the hub had committed the submission a minute ago and died before telling anyone.
+    await factory.fetch(
+        """UPDATE attempts SET status = 'submitted', finished_at = started_at,
+                  finished_by = 'student', submitted_at = now() - interval '1 minute'
+           WHERE id = $1::uuid""",
+        attempt["id"],
+    )
+    assert await queued(redis, hub_ctx, "notify_users") == []
+    assert await burst.run("sweep_overdue_attempts") == 0
+    (alert,) = await queued(redis, hub_ctx, "notify_users")
+    assert alert[1] == "exam_result" and alert[0] == [str(parent.id)]
+    assert (await attempt_row(factory, attempt["id"]))["followed_up_at"] is not None
+    assert await burst.run("sweep_overdue_attempts") == 0
+    assert len(await queued(redis, hub_ctx, "notify_users")) == 1

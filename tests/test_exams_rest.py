@@ -7,7 +7,7 @@ import httpx
 from hub.context import HubContext
 from hub.seed import DEMO_PASSWORD, seed_demo
 from tests.exam_support import answer, make_exam, make_items, school, start
-from tests.support import Factory, FrozenClock, error_of
+from tests.support import Factory, FrozenClock, User, error_of
 
 
 async def test_fixed_form_any_order_then_submit(api: httpx.AsyncClient, factory: Factory) -> None:
@@ -115,3 +115,35 @@ async def test_demo_school_exams_can_be_sat(api: httpx.AsyncClient, hub_ctx: Hub
             headers=headers,
         )
         assert response.status_code == 201, response.text
+
+
+async def test_exam_list_shows_students_their_class_exams(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A class's exam is listed for its students and the teachers, not for other students."""
+    s = await school(factory)
+    class_id = await factory.fetchval(
+        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, '3-1') RETURNING id",
+        s.org.id,
+        s.org.zone_id,
+    )
+    await factory.fetch(
+        "INSERT INTO class_members (class_id, org_id, zone_id, user_id, role) "
+        "VALUES ($1, $2, $3, $4, 'student')",
+        class_id,
+        s.org.id,
+        s.org.zone_id,
+        s.students[0].id,
+    )
+    items = await make_items(api, s.teacher, s.org, 1)
+    school_wide = await make_exam(api, s.teacher, s.org, items, "fixed")
+    for_class = await make_exam(api, s.teacher, s.org, items, "fixed", class_id=str(class_id))
+
+    async def listed(user: User) -> set[str]:
+        response = await api.get("/exams", headers=user.headers)
+        return {e["id"] for e in response.json()["items"]}
+
+    both = {school_wide["id"], for_class["id"]}
+    assert await listed(s.teacher) == both
+    assert await listed(s.students[0]) == both
+    assert await listed(s.students[1]) == {school_wide["id"]}

@@ -27,6 +27,8 @@ from hub.exams.views import ATTEMPT_COLUMNS, attempt_view
 from schema.models.exams import AnswerBody
 
 FinishedBy = str  # 'student' | 'deadline' | 'teacher' | 'cat_stop'
+# A submission whose follow-up has not been marked done this long after is followed up again.
+FOLLOW_UP_GRACE_S = 30.0
 
 
 async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[str, Any]:
@@ -341,7 +343,7 @@ async def _finish(
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         f"""UPDATE attempts a SET status = 'submitted', finished_at = $2, finished_by = $3,
-                   pending_item = NULL
+                   pending_item = NULL, submitted_at = now()
             WHERE id = $1 AND status = 'active' RETURNING {ATTEMPT_COLUMNS}""",  # noqa: S608
         attempt_id,
         at,
@@ -359,7 +361,7 @@ async def submit_overdue(ctx: HubContext, attempt_id: UUID | None = None) -> int
     async with ctx.db.system() as conn:
         rows = await conn.fetch(
             f"""UPDATE attempts a SET status = 'submitted', finished_at = deadline_at,
-                       finished_by = 'deadline', pending_item = NULL
+                       finished_by = 'deadline', pending_item = NULL, submitted_at = now()
                 WHERE status = 'active' AND deadline_at <= $1
                   AND ($2::uuid IS NULL OR id = $2)
                 RETURNING {ATTEMPT_COLUMNS},
@@ -367,8 +369,17 @@ async def submit_overdue(ctx: HubContext, attempt_id: UUID | None = None) -> int
             now,
             attempt_id,
         )
-    for row in rows:
-        metrics.EXAM_EVENTS.labels("timed_out").inc()
+        untold = await conn.fetch(
+            f"""SELECT {ATTEMPT_COLUMNS}, e.title FROM attempts a JOIN exams e ON e.id = a.exam_id
+                WHERE a.status = 'submitted' AND a.followed_up_at IS NULL
+                  AND a.submitted_at < now() - make_interval(secs => $1)
+                  AND ($2::uuid IS NULL OR a.id = $2)
+                ORDER BY a.submitted_at LIMIT 500""",  # noqa: S608
+            FOLLOW_UP_GRACE_S,
+            attempt_id,
+        )
+    metrics.EXAM_EVENTS.labels("timed_out").inc(len(rows))
+    for row in [*rows, *untold]:
         await _after_finish(ctx, dict(row), row["title"])
     return len(rows)
 
@@ -464,7 +475,11 @@ async def record_action(
 async def _after_finish(
     ctx: HubContext, attempt: dict[str, Any], exam_title: str, reason: str | None = None
 ) -> None:
-    """Tell the student's exam client, the proctors and the student's parents."""
+    """Tell the student's exam client, the proctors and the student's parents.
+
+    Safe to repeat (clients take `exam.finished` as a state, the parent alert is deduplicated
+    by attempt), which is what lets the sweep retry a follow-up that failed half-way.
+    """
     metrics.EXAM_EVENTS.labels(f"finished_{attempt['finished_by']}").inc()
     payload = {
         "attempt_id": str(attempt["id"]),
@@ -485,6 +500,10 @@ async def _after_finish(
         score=attempt["score"],
         max_score=attempt["max_score"],
     )
+    async with ctx.db.system() as conn:
+        await conn.execute(
+            "UPDATE attempts SET followed_up_at = now() WHERE id = $1", attempt["id"]
+        )
 
 
 async def _tell_proctors(ctx: HubContext, attempt: dict[str, Any], change: str) -> None:

@@ -118,12 +118,17 @@ async def get_exam(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[str, An
 
 
 async def list_exams(ctx: HubContext, actor: Actor, query: ExamListQuery) -> list[dict[str, Any]]:
-    """Exams of my organizations (RLS shows only those), newest first."""
+    """Exams of my organizations (RLS shows only those) set for me, my class or my children's
+    classes (staff see all of their organization's), newest first."""
     async with ctx.db.acting(actor.user_id) as conn:
         rows = await conn.fetch(
             f"""SELECT {EXAM_COLUMNS} FROM exams e
                 WHERE ($1::uuid IS NULL OR e.org_id = $1)
+                  AND (e.class_id IS NULL OR e.org_id IN (SELECT app_staff_org_ids())
+                       OR EXISTS (SELECT 1 FROM class_members m WHERE m.class_id = e.class_id
+                                  AND (m.user_id = $2 OR m.user_id IN (SELECT app_child_ids()))))
                 ORDER BY e.created_at DESC LIMIT 200""",  # noqa: S608
             query.org_id,
+            actor.user_id,
         )
         return [dict(r) for r in rows]

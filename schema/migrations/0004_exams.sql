@@ -102,6 +102,11 @@ CREATE TABLE attempts (
     max_score      integer NOT NULL DEFAULT 0,
     theta          double precision,
     se             double precision,
+    -- Wall-clock time of the submission, and of its follow-up (the student's client, the
+    -- proctors and the parents told). A follow-up that failed after the commit is retried by
+    -- the deadline sweep, so a submission is never left untold.
+    submitted_at   timestamptz,
+    followed_up_at timestamptz,
     UNIQUE (exam_id, student_id, number),
     CHECK ((status = 'submitted') = (finished_at IS NOT NULL))
 );
@@ -110,6 +115,8 @@ CREATE UNIQUE INDEX attempts_one_active ON attempts (exam_id, student_id) WHERE 
 CREATE INDEX attempts_student_active ON attempts (student_id) WHERE status = 'active';
 CREATE INDEX attempts_due ON attempts (deadline_at) WHERE status = 'active';
 CREATE INDEX attempts_exam ON attempts (exam_id);
+CREATE INDEX attempts_untold ON attempts (submitted_at)
+    WHERE status = 'submitted' AND followed_up_at IS NULL;
 
 CREATE TABLE answers (
     attempt_id   uuid NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
