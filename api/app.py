@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     channel = RedisKeys(settings.redis_namespace).socketio_channel
-    sio, namespace, manager = create_server(settings, channel)
+    sio, namespace, manager, proctor = create_server(settings, channel)
     openapi = build_openapi(ENDPOINTS, API_PREFIX, "1")
 
     @asynccontextmanager
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         app.state.ctx = ctx
         app.state.bus_manager = manager
         namespace.bind(ctx)
+        proctor.bind(ctx)
         manager.start(sio)
         _tune_gc()
         presence = asyncio.create_task(presence_loop(ctx, namespace))

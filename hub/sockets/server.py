@@ -16,6 +16,7 @@ from hub.settings import Settings
 from hub.sockets import engine_tuning
 from hub.sockets.manager import HubManager
 from hub.sockets.namespace import HubNamespace
+from hub.sockets.proctor import ProctorNamespace
 
 logger = logging.getLogger("dreamseed.sockets")
 
@@ -54,7 +55,7 @@ class SocketBus:
 
 def create_server(
     settings: Settings, channel: str
-) -> tuple[socketio.AsyncServer, HubNamespace, HubManager]:
+) -> tuple[socketio.AsyncServer, HubNamespace, HubManager, ProctorNamespace]:
     engine_tuning.install()
     manager = HubManager(
         settings.redis_dsn,
@@ -72,7 +73,9 @@ def create_server(
     namespace = HubNamespace()
     sio.register_namespace(namespace)
     manager.session_of = namespace.session_of
-    return sio, namespace, manager
+    proctor = ProctorNamespace()
+    sio.register_namespace(proctor)
+    return sio, namespace, manager, proctor
 
 
 async def presence_loop(ctx: HubContext, namespace: HubNamespace) -> None:

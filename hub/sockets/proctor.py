@@ -1,0 +1,236 @@
+"""The `/proctor` namespace: students' exam clients and teachers' proctoring dashboards.
+
+Connect with {"token", "attempt_id"} as an exam client (the student's own attempt in
+progress: the socket enters the attempt's room) or with {"token", "exam_id"} as a proctor
+(staff of the exam's organization: the socket enters the exam's room and is sent
+`proctor.roster`). Exam clients send `heartbeat` and `event`; proctors send `roster`, `warn`,
+`extend` and `end`. Every event is answered with an ack, or {"error": {"code", "message"}}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from hub import metrics
+from hub.accounts.sessions import is_session_revoked
+from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room
+from hub.context import Actor, HubContext
+from hub.errors import DomainError, ErrorCode
+from hub.proctor import actions, events, roster, seats
+from hub.proctor.seats import Seat
+from hub.sockets.handlers import jsonable
+from schema.models.proctor import (
+    End,
+    Extend,
+    Heartbeat,
+    ProctorEvent,
+    RosterRequest,
+    StudentAuth,
+    TeacherAuth,
+    Warn,
+)
+
+logger = logging.getLogger("dreamseed.sockets")
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """A proctor's dashboard watching one exam."""
+
+    actor: Actor
+    exam_id: UUID
+
+
+Peer = Seat | Watcher
+Handler = Callable[[HubContext, Any, str, Any], Awaitable[Any]]
+Spec = tuple[type[BaseModel], Handler]
+
+
+async def _heartbeat(ctx: HubContext, seat: Seat, sid: str, body: Heartbeat) -> Any:
+    return await seats.heartbeat(ctx, seat, body.client_time, body.question)
+
+
+async def _event(ctx: HubContext, seat: Seat, sid: str, body: ProctorEvent) -> Any:
+    return await events.record_event(ctx, seat.actor, seat.attempt_id, body)
+
+
+async def _roster(ctx: HubContext, w: Watcher, sid: str, body: RosterRequest) -> Any:
+    return await roster.exam_roster(ctx, w.actor, w.exam_id)
+
+
+async def _warn(ctx: HubContext, w: Watcher, sid: str, body: Warn) -> Any:
+    return await actions.warn(ctx, w.actor, w.exam_id, body)
+
+
+async def _extend(ctx: HubContext, w: Watcher, sid: str, body: Extend) -> Any:
+    return await actions.extend(ctx, w.actor, w.exam_id, body)
+
+
+async def _end(ctx: HubContext, w: Watcher, sid: str, body: End) -> Any:
+    return await actions.end(ctx, w.actor, w.exam_id, body)
+
+
+STUDENT_EVENTS: dict[str, Spec] = {
+    "heartbeat": (Heartbeat, _heartbeat),
+    "event": (ProctorEvent, _event),
+}
+PROCTOR_EVENTS: dict[str, Spec] = {
+    "roster": (RosterRequest, _roster),
+    "warn": (Warn, _warn),
+    "extend": (Extend, _extend),
+    "end": (End, _end),
+}
+
+
+class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__(PROCTOR_NAMESPACE)
+        self._ctx: HubContext | None = None
+        self.peers: dict[str, Peer] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._keeper: asyncio.Task[None] | None = None
+
+    def bind(self, ctx: HubContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def ctx(self) -> HubContext:
+        assert self._ctx is not None, "ProctorNamespace used before bind()"  # noqa: S101
+        return self._ctx
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        actor = await self._authenticate(auth)
+        try:
+            if isinstance(auth, dict) and "attempt_id" in auth:
+                student = StudentAuth.model_validate(auth)
+                seat = await seats.take_seat(self.ctx, actor, student.attempt_id, sid)
+                self.peers[sid] = seat
+                await self.enter_room(sid, attempt_room(seat.attempt_id))
+                self._keep_seats()
+                return
+            proctor = TeacherAuth.model_validate(auth)
+            state = await roster.exam_roster(self.ctx, actor, proctor.exam_id)
+            self.peers[sid] = Watcher(actor, proctor.exam_id)
+            await self.enter_room(sid, exam_room(proctor.exam_id))
+            # After the handshake completes, so the roster follows the CONNECT packet.
+            self._later(self.emit("proctor.roster", jsonable(state), to=sid))
+        except ValidationError:
+            raise _refuse(
+                ErrorCode.VALIDATION,
+                "Send {token, attempt_id} from an exam client or {token, exam_id} as a proctor",
+            ) from None
+        except DomainError as exc:
+            raise _refuse(exc.code, exc.message) from None
+        except Exception:
+            logger.exception("proctoring connect failed")
+            raise _refuse(ErrorCode.INTERNAL, "Something went wrong; connect again") from None
+
+    async def _authenticate(self, auth: Any) -> Actor:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
+        try:
+            claims = self.ctx.tokens.verify_access(token)
+        except DomainError as exc:
+            raise _refuse(exc.code, exc.message) from None
+        if await is_session_revoked(self.ctx, claims.session_id):
+            raise _refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        return Actor(claims.user_id, claims.session_id)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        peer = self.peers.pop(sid, None)
+        if isinstance(peer, Seat):
+            try:
+                await seats.leave_seat(self.ctx, peer, sid)
+            except Exception:
+                logger.exception("proctoring roster update on disconnect failed")
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid, data = args[0], (args[1] if len(args) > 1 else None)
+        peer = self.peers.get(sid)
+        if peer is None:
+            return {"error": {"code": "unauthenticated", "message": "Not connected"}}
+        table = STUDENT_EVENTS if isinstance(peer, Seat) else PROCTOR_EVENTS
+        return await self._run(event, table.get(event), peer, sid, data)
+
+    async def _run(
+        self, event: str, spec: Spec | None, peer: Peer, sid: str, data: Any
+    ) -> dict[str, Any]:
+        """Run one client event; always return an ack, never raise into the connection."""
+        label = f"proctor.{event}" if spec else "proctor.unknown"
+        try:
+            if spec is None:
+                role = "an exam client" if isinstance(peer, Seat) else "a proctor"
+                raise DomainError(ErrorCode.VALIDATION, f"Unknown event '{event[:60]}' for {role}")
+            try:
+                body = spec[0].model_validate({} if data is None else data)
+            except ValidationError as exc:
+                raise _invalid(exc) from None
+            ack: dict[str, Any] = jsonable(await spec[1](self.ctx, peer, sid, body))
+            metrics.SOCKET_EVENTS.labels(label, "ok").inc()
+            return ack
+        except DomainError as exc:
+            metrics.SOCKET_EVENTS.labels(label, "refused").inc()
+            metrics.ERRORS.labels("socket", str(exc.code)).inc()
+            return {"error": jsonable(exc.to_dict())}
+        except Exception:
+            logger.exception("proctor handler %s failed", event)
+            metrics.SOCKET_EVENTS.labels(label, "failed").inc()
+            metrics.ERRORS.labels("socket", str(ErrorCode.INTERNAL)).inc()
+            return {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong"}}
+
+    def _keep_seats(self) -> None:
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.get_running_loop().create_task(self._keep_seats_loop())
+
+    async def _keep_seats_loop(self) -> None:
+        """Keep this hub's exam clients live in the roster; ends when none is left."""
+        while True:
+            await asyncio.sleep(self.ctx.settings.presence_ttl_s / 4)
+            held = {sid: p for sid, p in self.peers.items() if isinstance(p, Seat)}
+            if not held:
+                return
+            try:
+                for sid in [sid for sid in held if self._gone(sid)]:
+                    # It dropped while connecting, before on_disconnect could see it.
+                    self.peers.pop(sid, None)
+                    await seats.leave_seat(self.ctx, held.pop(sid), sid)
+                await seats.keep_seats(self.ctx, {sid: p.attempt_id for sid, p in held.items()})
+            except Exception:
+                logger.exception("keeping exam clients live failed; retrying")
+
+    def _gone(self, sid: str) -> bool:
+        manager = self.server.manager
+        connecting = sid in manager.pending_connect.get(self.namespace, ())
+        return not connecting and not manager.is_connected(sid, self.namespace)
+
+    def _later(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _invalid(exc: ValidationError) -> DomainError:
+    fields = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return DomainError(ErrorCode.VALIDATION, f"Invalid payload: {summary}", fields=fields)
+
+
+def _refuse(code: ErrorCode, message: str) -> Exception:
+    """The client's connect_error carries {"message": ..., "data": {"code": ...}}."""
+    metrics.ERRORS.labels("socket", str(code)).inc()
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
+    return refusal
