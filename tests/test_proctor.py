@@ -20,6 +20,7 @@ from hub.clock import utc_now
 from hub.context import HubContext
 from hub.proctor import flags
 from hub.settings import Settings
+from hub.tokens import TokenIssuer
 from tests.exam_support import School, answer, make_exam, make_items, school, start
 from tests.hubs import HubProcess, start_hubs
 from tests.sockets import Refused
@@ -34,6 +35,8 @@ EVENTS = (
     "proctor.warning",
     "exam.time_extended",
     "exam.finished",
+    "auth.expired",
+    "session.closed",
 )
 
 
@@ -427,3 +430,39 @@ async def test_hub_crash_mid_exam_loses_nothing_and_the_exam_goes_on(
         pass  # the progress of the answers through hub A came first
     ack = await student.call("event", _event("paste"))
     assert (await teacher.next("proctor.flag"))["id"] == ack["id"]
+
+
+async def test_logout_closes_exam_client_and_dashboard(
+    api: httpx.AsyncClient, factory: Factory, proctor: Open
+) -> None:
+    """Signing out closes that session's proctoring sockets too, not only the chat ones."""
+    sit = await _sitting(api, factory)
+    student = await proctor(_student(sit.student, sit.attempt))
+    teacher = await proctor(_teacher(sit.teacher, sit.exam))
+    for user, client in ((sit.student, student), (sit.teacher, teacher)):
+        assert (await api.post("/auth/logout", headers=user.headers)).status_code == 204
+        assert (await client.next("session.closed"))["reason"] == "logout"
+        await asyncio.wait_for(client.disconnected.wait(), 5)
+
+
+async def test_exam_client_token_must_be_renewed(
+    api: httpx.AsyncClient, factory: Factory, proctor: Open, hub_ctx: HubContext
+) -> None:
+    """An exam client renews its token with auth.refresh; one that does not is told and closed."""
+    sit = await _sitting(api, factory)
+    # exp is whole seconds, so a 3 s token lives 2-3 s: time to connect and refresh one.
+    short = TokenIssuer(hub_ctx.settings.jwt_secret, 3)
+    token = short.issue_access(sit.student.id, sit.student.session_id, utc_now())
+    renewed = await proctor({"token": token, "attempt_id": sit.attempt["id"]})
+    lapsing = await proctor({"token": token, "attempt_id": sit.attempt["id"]})
+    fresh = TokenIssuer(hub_ctx.settings.jwt_secret, 600).issue_access(
+        sit.student.id, sit.student.session_id, utc_now()
+    )
+    assert (await renewed.call("auth.refresh", {"access_token": fresh}))["ok"] is True
+    wrong = await renewed.call("auth.refresh", {"access_token": sit.teacher.token})
+    assert wrong["error"]["code"] == "forbidden"
+    assert (await lapsing.next("auth.expired", timeout=8))["code"] == "token_expired"
+    await asyncio.wait_for(lapsing.disconnected.wait(), 5)
+    assert renewed.sio.connected
+    beat = await renewed.call("heartbeat", {"client_time": utc_now().isoformat()})
+    assert "error" not in beat

@@ -92,7 +92,7 @@ async def dispatch(ctx: HubContext, actor: Actor, event: str, data: Any) -> dict
         try:
             body = spec.model.model_validate(data)
         except ValidationError as exc:
-            raise _invalid(exc) from None
+            raise invalid_payload(exc) from None
         result = await spec.handler(ctx, actor, body)
         metrics.SOCKET_EVENTS.labels(event, "ok").inc()
         ack: dict[str, Any] = jsonable(result)
@@ -108,7 +108,8 @@ async def dispatch(ctx: HubContext, actor: Actor, event: str, data: Any) -> dict
         return {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong"}}
 
 
-def _invalid(exc: ValidationError) -> DomainError:
+def invalid_payload(exc: ValidationError) -> DomainError:
+    """A validation error naming every failing field (the ack's `fields`)."""
     fields = [
         {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
         for e in exc.errors(include_url=False, include_input=False)

@@ -163,15 +163,24 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
 
     async def _apply(self, payload: dict[str, Any]) -> None:
         """Act on this process's sockets of the user named in a control message."""
-        sids = [sid for sid, _ in self.get_participants("/", user_room(payload["user"]))]
-        for sid in sids:
+        room = user_room(payload["user"])
+        if payload["type"] == "disconnect":
+            # Every namespace: an exam client must not outlive a logout either.
+            for namespace in (*self.rooms,):
+                await self._disconnect(namespace, room, payload)
+            return
+        for sid, _ in list(self.get_participants("/", room)):
             if payload["type"] == "join":
                 self.basic_enter_room(sid, "/", payload["room"])
             elif payload["type"] == "leave":
                 self.basic_leave_room(sid, "/", payload["room"])
-            elif payload["type"] == "disconnect":
-                session = payload.get("session")
-                if session is not None and self.session_of(sid) != session:
-                    continue
-                await self.server.emit("session.closed", {"reason": payload["reason"]}, to=sid)
-                await self.server.disconnect(sid, ignore_queue=True)
+
+    async def _disconnect(self, namespace: str, room: str, payload: dict[str, Any]) -> None:
+        session = payload.get("session")
+        for sid, _ in list(self.get_participants(namespace, room)):
+            if session is not None and self.session_of(sid) != session:
+                continue
+            await self.server.emit(
+                "session.closed", {"reason": payload["reason"]}, to=sid, namespace=namespace
+            )
+            await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)

@@ -7,7 +7,6 @@ or the hub says `auth.expired` and closes it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +20,10 @@ from hub.bus import conversation_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.presence.queries import announce
-from hub.sockets.handlers import dispatch, jsonable
+from hub.sockets.handlers import dispatch
+from hub.sockets.leases import Leases
 from hub.sockets.typing_relay import TypingRelay
-from schema.models.chat import AuthRefresh, Typing
+from schema.models.chat import Typing
 
 logger = logging.getLogger("dreamseed.sockets")
 
@@ -40,7 +40,6 @@ _ROOMS_AND_CONTACTS = """
 @dataclass
 class Connection:
     actor: Actor
-    expiry: asyncio.TimerHandle | None = None
     # Direct contacts as of connecting: told when this user goes offline, without a query
     # per disconnect (a hub restart disconnects thousands at once).
     contacts: list[UUID] = field(default_factory=list)
@@ -52,6 +51,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._ctx: HubContext | None = None
         self.connections: dict[str, Connection] = {}
         self.typing: TypingRelay | None = None
+        self.leases = Leases(self, lambda: self.ctx)
 
     def bind(self, ctx: HubContext) -> None:
         self._ctx = ctx
@@ -85,7 +85,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             rows = await db.fetch(_ROOMS_AND_CONTACTS, actor.user_id)
         for row in rows:
             self.server.manager.basic_enter_room(sid, "/", conversation_room(row["id"]))
-        self._schedule_expiry(sid, claims.expires_at.timestamp())
+        self.leases.grant(sid, claims.expires_at.timestamp())
         metrics.SOCKETS.inc()
         conn.contacts = [r["contact"] for r in rows if r["contact"] is not None]
         if await self.ctx.presence.connected(actor.user_id, sid, self._now_ms()):
@@ -100,8 +100,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if conn is None:
             return
         metrics.SOCKETS.dec()
-        if conn.expiry is not None:
-            conn.expiry.cancel()
+        self.leases.revoke(sid)
         if self.typing is not None:
             await self.typing.forget(sid, conn.actor.user_id)
         try:
@@ -144,41 +143,8 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _refresh(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         """Renew a long-lived connection's authorisation with a fresh access token."""
-        try:
-            body = AuthRefresh.model_validate(data)
-            claims = self.ctx.tokens.verify_access(body.access_token)
-            if claims.user_id != conn.actor.user_id:
-                raise DomainError(ErrorCode.FORBIDDEN, "The token belongs to another user")
-            if await is_session_revoked(self.ctx, claims.session_id):
-                raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
-        except DomainError as exc:
-            metrics.ERRORS.labels("socket", str(exc.code)).inc()
-            return {"error": jsonable(exc.to_dict())}
-        except Exception:
-            metrics.ERRORS.labels("socket", str(ErrorCode.VALIDATION)).inc()
-            return {"error": {"code": "validation_error", "message": "Expected {access_token}"}}
-        conn.actor = Actor(claims.user_id, claims.session_id)
-        self._schedule_expiry(sid, claims.expires_at.timestamp())
-        return {"ok": True, "expires_at": claims.expires_at.isoformat()}
-
-    def _schedule_expiry(self, sid: str, expires_at: float) -> None:
-        conn = self.connections[sid]
-        if conn.expiry is not None:
-            conn.expiry.cancel()
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, expires_at - self.ctx.clock().timestamp())
-        conn.expiry = loop.call_later(delay, lambda: loop.create_task(self._expire(sid)))
-
-    async def _expire(self, sid: str) -> None:
-        if sid not in self.connections:
-            return
-        metrics.ERRORS.labels("socket", str(ErrorCode.TOKEN_EXPIRED)).inc()
-        await self.emit(
-            "auth.expired",
-            {"code": "token_expired", "message": "The access token expired; reconnect"},
-            to=sid,
-        )
-        await self.disconnect(sid)
+        conn.actor, ack = await self.leases.renew(sid, conn.actor, data)
+        return ack
 
     def _now_ms(self) -> int:
         return int(self.ctx.clock().timestamp() * 1000)

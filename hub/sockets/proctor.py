@@ -10,6 +10,7 @@ progress: the socket enters the attempt's room) or with {"token", "exam_id"} as 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -21,12 +22,13 @@ from pydantic import BaseModel, ValidationError
 
 from hub import metrics
 from hub.accounts.sessions import is_session_revoked
-from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room
+from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.proctor import actions, events, roster, seats
 from hub.proctor.seats import Seat
-from hub.sockets.handlers import jsonable
+from hub.sockets.handlers import invalid_payload, jsonable
+from hub.sockets.leases import Leases
 from schema.models.proctor import (
     End,
     Extend,
@@ -97,6 +99,11 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.peers: dict[str, Peer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keeper: asyncio.Task[None] | None = None
+        self.leases = Leases(self, lambda: self.ctx)
+
+    def session_of(self, sid: str) -> str | None:
+        peer = self.peers.get(sid)
+        return str(peer.actor.session_id) if peer else None
 
     def bind(self, ctx: HubContext) -> None:
         self._ctx = ctx
@@ -107,19 +114,19 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return self._ctx
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        actor = await self._authenticate(auth)
+        actor, expires_at = await self._authenticate(auth)
         try:
             if isinstance(auth, dict) and "attempt_id" in auth:
                 student = StudentAuth.model_validate(auth)
                 seat = await seats.take_seat(self.ctx, actor, student.attempt_id, sid)
-                self.peers[sid] = seat
-                await self.enter_room(sid, attempt_room(seat.attempt_id))
+                await self._admit(sid, seat, attempt_room(seat.attempt_id), expires_at)
                 self._keep_seats()
                 return
             proctor = TeacherAuth.model_validate(auth)
             state = await roster.exam_roster(self.ctx, actor, proctor.exam_id)
-            self.peers[sid] = Watcher(actor, proctor.exam_id)
-            await self.enter_room(sid, exam_room(proctor.exam_id))
+            await self._admit(
+                sid, Watcher(actor, proctor.exam_id), exam_room(proctor.exam_id), expires_at
+            )
             # After the handshake completes, so the roster follows the CONNECT packet.
             self._later(self.emit("proctor.roster", jsonable(state), to=sid))
         except ValidationError:
@@ -133,7 +140,14 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             logger.exception("proctoring connect failed")
             raise _refuse(ErrorCode.INTERNAL, "Something went wrong; connect again") from None
 
-    async def _authenticate(self, auth: Any) -> Actor:
+    async def _admit(self, sid: str, peer: Peer, room: str, expires_at: float) -> None:
+        self.peers[sid] = peer
+        await self.enter_room(sid, room)
+        # The user's room lets a logout or an erasure close this socket on any hub.
+        await self.enter_room(sid, user_room(peer.actor.user_id))
+        self.leases.grant(sid, expires_at)
+
+    async def _authenticate(self, auth: Any) -> tuple[Actor, float]:
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
@@ -143,9 +157,10 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise _refuse(exc.code, exc.message) from None
         if await is_session_revoked(self.ctx, claims.session_id):
             raise _refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
-        return Actor(claims.user_id, claims.session_id)
+        return Actor(claims.user_id, claims.session_id), claims.expires_at.timestamp()
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.leases.revoke(sid)
         peer = self.peers.pop(sid, None)
         if isinstance(peer, Seat):
             try:
@@ -160,6 +175,10 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         peer = self.peers.get(sid)
         if peer is None:
             return {"error": {"code": "unauthenticated", "message": "Not connected"}}
+        if event == "auth.refresh":
+            actor, ack = await self.leases.renew(sid, peer.actor, data)
+            self.peers[sid] = dataclasses.replace(peer, actor=actor)
+            return ack
         table = STUDENT_EVENTS if isinstance(peer, Seat) else PROCTOR_EVENTS
         return await self._run(event, table.get(event), peer, sid, data)
 
@@ -175,7 +194,7 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             try:
                 body = spec[0].model_validate({} if data is None else data)
             except ValidationError as exc:
-                raise _invalid(exc) from None
+                raise invalid_payload(exc) from None
             ack: dict[str, Any] = jsonable(await spec[1](self.ctx, peer, sid, body))
             metrics.SOCKET_EVENTS.labels(label, "ok").inc()
             return ack
@@ -218,15 +237,6 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _invalid(exc: ValidationError) -> DomainError:
-    fields = [
-        {"field": ".".join(str(p) for p in e["loc"]) or "payload", "message": e["msg"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
-    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return DomainError(ErrorCode.VALIDATION, f"Invalid payload: {summary}", fields=fields)
 
 
 def _refuse(code: ErrorCode, message: str) -> Exception:

@@ -72,9 +72,10 @@ def create_server(
     )
     namespace = HubNamespace()
     sio.register_namespace(namespace)
-    manager.session_of = namespace.session_of
     proctor = ProctorNamespace()
     sio.register_namespace(proctor)
+    # Socket ids are unique across namespaces: ask whichever namespace holds the socket.
+    manager.session_of = lambda sid: namespace.session_of(sid) or proctor.session_of(sid)
     return sio, namespace, manager, proctor
 
 

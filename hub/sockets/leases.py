@@ -1,0 +1,75 @@
+"""Access-token lifetimes of long-lived sockets, for any namespace.
+
+A socket is authorised by the access token it connected with, which expires (15 minutes by
+default). The client renews it with `auth.refresh` {access_token}; a socket whose token lapses
+is sent `auth.expired` and closed, so a revoked or stale login cannot keep a socket for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+from hub import metrics
+from hub.accounts.sessions import is_session_revoked
+from hub.context import Actor, HubContext
+from hub.errors import DomainError, ErrorCode
+from schema.models.chat import AuthRefresh
+
+
+class Leases:
+    def __init__(self, namespace: socketio.AsyncNamespace, ctx: Callable[[], HubContext]) -> None:
+        self._namespace = namespace
+        self._ctx = ctx
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def grant(self, sid: str, expires_at: float) -> None:
+        """(Re)start the socket's clock: it is closed at `expires_at` (a Unix time)."""
+        self.revoke(sid)
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, expires_at - self._ctx().clock().timestamp())
+        self._timers[sid] = loop.call_later(delay, lambda: loop.create_task(self._expire(sid)))
+
+    def revoke(self, sid: str) -> None:
+        """Forget the socket (it disconnected)."""
+        timer = self._timers.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def renew(self, sid: str, actor: Actor, data: Any) -> tuple[Actor, dict[str, Any]]:
+        """Check a fresh token for the same user; return the new actor and the ack.
+
+        On refusal the actor is unchanged and the ack is the error.
+        """
+        ctx = self._ctx()
+        try:
+            body = AuthRefresh.model_validate(data)
+            claims = ctx.tokens.verify_access(body.access_token)
+            if claims.user_id != actor.user_id:
+                raise DomainError(ErrorCode.FORBIDDEN, "The token belongs to another user")
+            if await is_session_revoked(ctx, claims.session_id):
+                raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        except DomainError as exc:
+            metrics.ERRORS.labels("socket", str(exc.code)).inc()
+            return actor, {"error": {"code": str(exc.code), "message": exc.message}}
+        except Exception:
+            metrics.ERRORS.labels("socket", str(ErrorCode.VALIDATION)).inc()
+            error = {"code": "validation_error", "message": "Expected {access_token}"}
+            return actor, {"error": error}
+        self.grant(sid, claims.expires_at.timestamp())
+        renewed = Actor(claims.user_id, claims.session_id)
+        return renewed, {"ok": True, "expires_at": claims.expires_at.isoformat()}
+
+    async def _expire(self, sid: str) -> None:
+        if self._timers.pop(sid, None) is None:
+            return
+        metrics.ERRORS.labels("socket", str(ErrorCode.TOKEN_EXPIRED)).inc()
+        await self._namespace.emit(
+            "auth.expired",
+            {"code": "token_expired", "message": "The access token expired; reconnect"},
+            to=sid,
+        )
+        await self._namespace.disconnect(sid)
