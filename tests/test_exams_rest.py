@@ -147,3 +147,25 @@ async def test_exam_list_shows_students_their_class_exams(
     assert await listed(s.teacher) == both
     assert await listed(s.students[0]) == both
     assert await listed(s.students[1]) == {school_wide["id"]}
+
+
+async def test_cat_exposure_is_shared_across_attempts(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """With r_max 0.5 the most informative first item goes to at most half of the starters:
+    exposure counts live in Redis, shared by every request and hub process."""
+    s = await school(factory, students=4)
+    params = [{"a": 1.0 + 0.1 * i, "b": 0.0, "c": 0.0} for i in range(6)]
+    items = await make_items(api, s.teacher, s.org, 6, params=params)
+    exam = await make_exam(
+        api, s.teacher, s.org, items, "cat", cat={"top_k": 1, "r_max": 0.5, "max_items": 3}
+    )
+    firsts = [
+        (await start(api, student, exam))["questions"][0]["item_id"] for student in s.students
+    ]
+    assert firsts[0] == items[-1]["id"] != firsts[1]  # the best item, then capped
+    assert max(firsts.count(f) for f in firsts) == 2
+    key = hub_ctx.keys.exam_exposure(exam["id"])
+    counts: dict[bytes, bytes] = await hub_ctx.redis.hgetall(key)  # type: ignore[misc]
+    assert int(counts[b"attempts"]) == 4
+    assert sum(int(v) for k, v in counts.items() if k != b"attempts") == 4

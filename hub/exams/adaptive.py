@@ -34,6 +34,8 @@ class Pool:
     index: dict[UUID, int]
     cat: CatBank
     loaded_at: float
+    # The items' Redis hash fields (their ids as text), in pool order.
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,13 @@ class AdaptiveExams:
             [r["a"] for r in rows], [r["b"] for r in rows], [r["c"] for r in rows], areas
         )
         ids = tuple(r["id"] for r in rows)
-        pool = Pool(ids, {item: i for i, item in enumerate(ids)}, CatBank(bank), time.monotonic())
+        pool = Pool(
+            ids,
+            {item: i for i, item in enumerate(ids)},
+            CatBank(bank),
+            time.monotonic(),
+            tuple(str(i) for i in ids),
+        )
         self._pools[exam_id] = pool
         return pool
 
@@ -115,14 +123,13 @@ class AdaptiveExams:
         return engine
 
     async def _load_exposure(self, exam_id: UUID, pool: Pool, exposure: ExposureControl) -> None:
+        # HMGET in pool order: the counts arrive as one array, with no per-field lookups.
         raw = await cast(
-            "Awaitable[dict[bytes, bytes]]", self._redis.hgetall(self._key_of(exam_id))
+            "Awaitable[list[bytes | None]]",
+            self._redis.hmget(self._key_of(exam_id), [_ATTEMPTS_FIELD, *pool.fields]),
         )
-        exposure.attempts = int(raw.pop(_ATTEMPTS_FIELD.encode(), b"1"))
-        for field, count in raw.items():
-            index = pool.index.get(UUID(field.decode()))
-            if index is not None:
-                exposure.counts[index] = int(count)
+        exposure.attempts = int(raw[0] or 1)
+        exposure.counts[:] = [int(v or 0) for v in raw[1:]]
 
     async def _pick(self, pool: Pool, engine: CatEngine, exam_id: UUID) -> Step:
         index = engine.next_item()

@@ -26,7 +26,7 @@ _EXAMS = """
         ORDER BY created_at DESC, id LIMIT $3
     )
     SELECT e.id AS exam_id, e.org_id, e.class_id, e.title, e.mode::text AS mode, e.created_at,
-           (SELECT count(*) FROM exam_items x WHERE x.exam_id = e.id)::int AS item_count,
+           e.item_count,
            count(a.id)::int AS started,
            (count(a.id) FILTER (WHERE a.status = 'submitted'))::int AS submitted,
            (count(a.id) FILTER (WHERE a.status = 'active'))::int AS active,

@@ -82,8 +82,8 @@ async def seed_demo_exams(
     for title, mode, limit, form, settings in exams:
         exam_id = await conn.fetchval(
             """INSERT INTO exams (zone_id, org_id, class_id, created_by, title, mode, time_limit_s,
-                                  max_attempts, settings)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 3, $8) RETURNING id""",
+                                  max_attempts, settings, item_count)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 3, $8, $9) RETURNING id""",
             zone_id,
             org_id,
             class_id,
@@ -92,6 +92,7 @@ async def seed_demo_exams(
             mode,
             limit,
             settings,
+            len(form),
         )
         await conn.executemany(
             """INSERT INTO exam_items (exam_id, item_id, position, zone_id, org_id)

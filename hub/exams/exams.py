@@ -14,7 +14,7 @@ from schema.models.exams import CatSettings, ExamCreate, ExamListQuery
 EXAM_COLUMNS = (
     "e.id, e.org_id, e.zone_id, e.class_id, e.title, e.mode::text AS mode, e.time_limit_s, "
     "e.max_attempts, e.settings, e.opens_at, e.closes_at, e.created_at, "
-    "(SELECT count(*) FROM exam_items x WHERE x.exam_id = e.id)::int AS item_count"
+    "e.item_count"
 )
 
 
@@ -41,8 +41,8 @@ async def create_exam(ctx: HubContext, actor: Actor, body: ExamCreate) -> dict[s
         row = await fetch_returning(
             conn,
             """INSERT INTO exams (zone_id, org_id, class_id, created_by, title, mode, time_limit_s,
-                                  max_attempts, settings, opens_at, closes_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id""",
+                                  max_attempts, settings, opens_at, closes_at, item_count)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id""",
             zone_id,
             body.org_id,
             body.class_id,
@@ -54,6 +54,7 @@ async def create_exam(ctx: HubContext, actor: Actor, body: ExamCreate) -> dict[s
             settings,
             body.opens_at,
             body.closes_at,
+            len(body.item_ids),
         )
         await conn.executemany(
             """INSERT INTO exam_items (exam_id, item_id, position, zone_id, org_id)
