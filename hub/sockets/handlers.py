@@ -84,26 +84,40 @@ EVENTS: dict[str, Event] = {
 
 
 async def dispatch(ctx: HubContext, actor: Actor, event: str, data: Any) -> dict[str, Any]:
-    """Run one client event; always return an ack, never raise."""
+    """Run one client event of the default namespace; always return an ack, never raise."""
     spec = EVENTS.get(event)
+    if spec is None:
+        return await run_event("unknown", None, data, None, f"Unknown event '{event[:60]}'")
+    return await run_event(event, spec.model, data, lambda body: spec.handler(ctx, actor, body))
+
+
+async def run_event(
+    label: str,
+    model: type[BaseModel] | None,
+    data: Any,
+    handler: Callable[[Any], Awaitable[Any]] | None,
+    unknown: str = "Unknown event",
+) -> dict[str, Any]:
+    """Validate `data` with `model` (None: the event is unknown), run the handler, and shape the
+    ack: the result, or {"error": {"code", "message", ...}}. Counted; never raises."""
     try:
-        if spec is None:
-            raise DomainError(ErrorCode.VALIDATION, f"Unknown event '{event[:60]}'")
+        if model is None or handler is None:
+            raise DomainError(ErrorCode.VALIDATION, unknown)
         try:
-            body = spec.model.model_validate(data)
+            body = model.model_validate(data)
         except ValidationError as exc:
             raise invalid_payload(exc) from None
-        result = await spec.handler(ctx, actor, body)
-        metrics.SOCKET_EVENTS.labels(event, "ok").inc()
+        result = await handler(body)
+        metrics.SOCKET_EVENTS.labels(label, "ok").inc()
         ack: dict[str, Any] = jsonable(result)
         return ack
     except DomainError as exc:
-        metrics.SOCKET_EVENTS.labels(event if spec else "unknown", "refused").inc()
+        metrics.SOCKET_EVENTS.labels(label, "refused").inc()
         metrics.ERRORS.labels("socket", str(exc.code)).inc()
         return {"error": jsonable(exc.to_dict())}
     except Exception:
-        logger.exception("socket handler %s failed", event)
-        metrics.SOCKET_EVENTS.labels(event if spec else "unknown", "failed").inc()
+        logger.exception("socket handler %s failed", label)
+        metrics.SOCKET_EVENTS.labels(label, "failed").inc()
         metrics.ERRORS.labels("socket", str(ErrorCode.INTERNAL)).inc()
         return {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong"}}
 

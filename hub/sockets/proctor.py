@@ -27,7 +27,7 @@ from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.proctor import actions, events, roster, seats
 from hub.proctor.seats import Seat
-from hub.sockets.handlers import invalid_payload, jsonable
+from hub.sockets.handlers import jsonable, run_event
 from hub.sockets.leases import Leases
 from schema.models.proctor import (
     End,
@@ -186,27 +186,17 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self, event: str, spec: Spec | None, peer: Peer, sid: str, data: Any
     ) -> dict[str, Any]:
         """Run one client event; always return an ack, never raise into the connection."""
-        label = f"proctor.{event}" if spec else "proctor.unknown"
-        try:
-            if spec is None:
-                role = "an exam client" if isinstance(peer, Seat) else "a proctor"
-                raise DomainError(ErrorCode.VALIDATION, f"Unknown event '{event[:60]}' for {role}")
-            try:
-                body = spec[0].model_validate({} if data is None else data)
-            except ValidationError as exc:
-                raise invalid_payload(exc) from None
-            ack: dict[str, Any] = jsonable(await spec[1](self.ctx, peer, sid, body))
-            metrics.SOCKET_EVENTS.labels(label, "ok").inc()
-            return ack
-        except DomainError as exc:
-            metrics.SOCKET_EVENTS.labels(label, "refused").inc()
-            metrics.ERRORS.labels("socket", str(exc.code)).inc()
-            return {"error": jsonable(exc.to_dict())}
-        except Exception:
-            logger.exception("proctor handler %s failed", event)
-            metrics.SOCKET_EVENTS.labels(label, "failed").inc()
-            metrics.ERRORS.labels("socket", str(ErrorCode.INTERNAL)).inc()
-            return {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong"}}
+        role = "an exam client" if isinstance(peer, Seat) else "a proctor"
+        if spec is None:
+            unknown = f"Unknown event '{event[:60]}' for {role}"
+            return await run_event("proctor.unknown", None, data, None, unknown)
+        model, handler = spec
+        return await run_event(
+            f"proctor.{event}",
+            model,
+            {} if data is None else data,
+            lambda body: handler(self.ctx, peer, sid, body),
+        )
 
     def _keep_seats(self) -> None:
         if self._keeper is None or self._keeper.done():
