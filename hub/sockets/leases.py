@@ -1,4 +1,4 @@
-"""Access-token lifetimes of long-lived sockets, for any namespace.
+"""Access tokens of long-lived sockets, any namespace: checked at connect, renewed, expired.
 
 A socket is authorised by the access token it connected with, which expires (15 minutes by
 default). The client renews it with `auth.refresh` {access_token}; a socket whose token lapses
@@ -17,7 +17,29 @@ from hub import metrics
 from hub.accounts.sessions import is_session_revoked
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
+from hub.tokens import AccessClaims
 from schema.models.chat import AuthRefresh
+
+
+def refuse(code: ErrorCode, message: str) -> Exception:
+    """Refuse a handshake: the client's connect_error carries {"message", "data": {"code"}}."""
+    metrics.ERRORS.labels("socket", str(code)).inc()
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
+    return refusal
+
+
+async def authenticate(ctx: HubContext, auth: Any) -> AccessClaims:
+    """The claims of the access token in a handshake's {"token": ...}, or a refusal."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token:
+        raise refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
+    try:
+        claims = ctx.tokens.verify_access(token)
+    except DomainError as exc:
+        raise refuse(exc.code, exc.message) from None
+    if await is_session_revoked(ctx, claims.session_id):
+        raise refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+    return claims
 
 
 class Leases:

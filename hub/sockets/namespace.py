@@ -15,13 +15,12 @@ from uuid import UUID
 import socketio
 
 from hub import metrics
-from hub.accounts.sessions import is_session_revoked
 from hub.bus import conversation_room, user_room
 from hub.context import Actor, HubContext
-from hub.errors import DomainError, ErrorCode
+from hub.errors import ErrorCode
 from hub.presence.queries import announce
 from hub.sockets.handlers import dispatch
-from hub.sockets.leases import Leases
+from hub.sockets.leases import Leases, authenticate
 from hub.sockets.typing_relay import TypingRelay
 from schema.models.chat import Typing
 
@@ -67,15 +66,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return self._ctx
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str) or not token:
-            raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
-        try:
-            claims = self.ctx.tokens.verify_access(token)
-        except DomainError as exc:
-            raise _refuse(exc.code, exc.message) from None
-        if await is_session_revoked(self.ctx, claims.session_id):
-            raise _refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        claims = await authenticate(self.ctx, auth)
         actor = Actor(claims.user_id, claims.session_id)
         conn = Connection(actor)
         self.connections[sid] = conn
@@ -148,10 +139,3 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def _now_ms(self) -> int:
         return int(self.ctx.clock().timestamp() * 1000)
-
-
-def _refuse(code: ErrorCode, message: str) -> Exception:
-    """The client's connect_error carries {"message": ..., "data": {"code": ...}}."""
-    metrics.ERRORS.labels("socket", str(code)).inc()
-    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
-    return refusal

@@ -20,15 +20,13 @@ from uuid import UUID
 import socketio
 from pydantic import BaseModel, ValidationError
 
-from hub import metrics
-from hub.accounts.sessions import is_session_revoked
 from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.proctor import actions, events, roster, seats
 from hub.proctor.seats import Seat
 from hub.sockets.handlers import jsonable, run_event
-from hub.sockets.leases import Leases
+from hub.sockets.leases import Leases, authenticate, refuse
 from schema.models.proctor import (
     End,
     Extend,
@@ -114,7 +112,8 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return self._ctx
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        actor, expires_at = await self._authenticate(auth)
+        claims = await authenticate(self.ctx, auth)
+        actor, expires_at = Actor(claims.user_id, claims.session_id), claims.expires_at.timestamp()
         try:
             if isinstance(auth, dict) and "attempt_id" in auth:
                 student = StudentAuth.model_validate(auth)
@@ -130,15 +129,15 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             # After the handshake completes, so the roster follows the CONNECT packet.
             self._later(self.emit("proctor.roster", jsonable(state), to=sid))
         except ValidationError:
-            raise _refuse(
+            raise refuse(
                 ErrorCode.VALIDATION,
                 "Send {token, attempt_id} from an exam client or {token, exam_id} as a proctor",
             ) from None
         except DomainError as exc:
-            raise _refuse(exc.code, exc.message) from None
+            raise refuse(exc.code, exc.message) from None
         except Exception:
             logger.exception("proctoring connect failed")
-            raise _refuse(ErrorCode.INTERNAL, "Something went wrong; connect again") from None
+            raise refuse(ErrorCode.INTERNAL, "Something went wrong; connect again") from None
 
     async def _admit(self, sid: str, peer: Peer, room: str, expires_at: float) -> None:
         self.peers[sid] = peer
@@ -146,18 +145,6 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         # The user's room lets a logout or an erasure close this socket on any hub.
         await self.enter_room(sid, user_room(peer.actor.user_id))
         self.leases.grant(sid, expires_at)
-
-    async def _authenticate(self, auth: Any) -> tuple[Actor, float]:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str) or not token:
-            raise _refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
-        try:
-            claims = self.ctx.tokens.verify_access(token)
-        except DomainError as exc:
-            raise _refuse(exc.code, exc.message) from None
-        if await is_session_revoked(self.ctx, claims.session_id):
-            raise _refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
-        return Actor(claims.user_id, claims.session_id), claims.expires_at.timestamp()
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.leases.revoke(sid)
@@ -227,10 +214,3 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _refuse(code: ErrorCode, message: str) -> Exception:
-    """The client's connect_error carries {"message": ..., "data": {"code": ...}}."""
-    metrics.ERRORS.labels("socket", str(code)).inc()
-    refusal: Exception = socketio.exceptions.ConnectionRefusedError(message, {"code": str(code)})
-    return refusal
