@@ -15,6 +15,8 @@ import httpx
 
 from hub.settings import Settings
 
+READY_TIMEOUT_S = 90.0
+
 
 @dataclass
 class HubProcess:
@@ -76,13 +78,20 @@ def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess
                 stderr=subprocess.STDOUT,
             )
         hubs.append(HubProcess(f"http://127.0.0.1:{port}", proc, log))
-    for hub in hubs:
-        _wait_ready(hub)
+    try:
+        for hub in hubs:
+            _wait_ready(hub)
+    except BaseException:
+        # A hub that never became ready must not outlive the test run (nor its siblings).
+        for hub in hubs:
+            hub.stop()
+        raise
     return hubs
 
 
 def _wait_ready(hub: HubProcess) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded 2-core machine a cold interpreter needs tens of seconds.
+    deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if hub.proc.poll() is not None:
             raise AssertionError(f"hub exited:\n{hub.log.read_text()}")
@@ -92,4 +101,4 @@ def _wait_ready(hub: HubProcess) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise AssertionError(f"hub not ready in 30 s:\n{hub.log.read_text()}")
+    raise AssertionError(f"hub not ready in {READY_TIMEOUT_S:.0f} s:\n{hub.log.read_text()}")
