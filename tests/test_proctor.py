@@ -271,7 +271,7 @@ async def test_serious_flags_alert_parents_once_and_retries_are_not_doubled(
     prefix = (
         f"{settings.redis_namespace}:notify-users:proctor_flag:proctor_flag:{sit.attempt['id']}"
     )
-    assert alerts == [f"{prefix}:{ack['id']}", f"{prefix}:{ack['id'] + 5}"]
+    assert alerts == [f"{prefix}:{ack['id']}:ko", f"{prefix}:{ack['id'] + 5}:ko"]
 
 
 async def test_connecting_for_someone_elses_exam_is_refused(

@@ -47,8 +47,9 @@ async def notify_users(
     dedup_key: str,
     urgent: bool,
 ) -> int:
-    """A notification for named people (parent alerts, link requests and answers)."""
-    return await dispatch.tell_users(
+    """A notification for named people (parent alerts, link requests and answers); an exam
+    result is also e-mailed, after it is recorded (the e-mail marks the recorded row)."""
+    pushed = await dispatch.tell_users(
         _hub(ctx),
         _push(ctx),
         [UUID(u) for u in user_ids],
@@ -59,6 +60,9 @@ async def notify_users(
         dedup_key=dedup_key,
         urgent=urgent,
     )
+    if kind == "exam_result":
+        await mailing.exam_result_emails(_hub(ctx), _email(ctx), dedup_key)
+    return pushed
 
 
 @durable

@@ -1,5 +1,5 @@
-"""E-mail: announcements for those who chose it, and one digest per person for what stayed
-unread too long (never one e-mail per message)."""
+"""E-mail: announcements for those who chose it, exam results for parents who keep e-mail on,
+and one digest per person for what stayed unread too long (never one e-mail per message)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 
 from hub.context import HubContext
 from hub.notify import templates
-from hub.notify.email import EmailSender, Outcome
+from hub.notify.email import EmailDeliveryError, EmailSender, Outcome
 
 logger = logging.getLogger("dreamseed.notify")
 
@@ -62,6 +62,56 @@ async def announcement_emails(ctx: HubContext, sender: EmailSender, dedup_key: s
         await conn.execute(
             "UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])", sent
         )
+    return len(sent)
+
+
+async def exam_result_emails(ctx: HubContext, sender: EmailSender, dedup_key: str) -> int:
+    """E-mail the exam result behind these notifications to parents who keep e-mail on (no
+    preferences row: on), once each. A temporary refusal raises, so the job tries again."""
+    if not sender.enabled:
+        return 0
+    async with ctx.db.system() as conn:
+        rows = await conn.fetch(
+            """SELECT n.id, u.email, u.display_name, u.language, a.exam_id, a.score,
+                      a.max_score, e.title AS exam, s.display_name AS child
+               FROM notifications n
+               JOIN users u ON u.id = n.user_id
+               LEFT JOIN notification_preferences np ON np.user_id = n.user_id
+               JOIN attempts a ON a.id = (n.data->>'attempt_id')::uuid
+               JOIN exams e ON e.id = a.exam_id
+               JOIN users s ON s.id = a.student_id
+               WHERE n.dedup_key = $1 AND n.kind = 'exam_result' AND n.emailed_at IS NULL
+                 AND u.deleted_at IS NULL AND coalesce(np.email_digest, true)""",
+            dedup_key,
+        )
+    base = ctx.settings.public_url.rstrip("/")
+    _, settings_url = _links(ctx)
+    messages = [
+        sender.compose(
+            templates.exam_result(
+                r["language"],
+                child_name=r["child"],
+                exam_title=r["exam"],
+                score=r["score"],
+                max_score=r["max_score"],
+                link=f"{base}/app/exams/{r['exam_id']}/results",
+                settings_url=settings_url,
+            ),
+            to=r["email"],
+            to_name=r["display_name"],
+            unsubscribe_url=settings_url,
+        )
+        for r in rows
+    ]
+    results = await sender.send_many(messages) if messages else []
+    sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.outcome == Outcome.OK]
+    async with ctx.db.system() as conn:
+        await conn.execute(
+            "UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])", sent
+        )
+    retry = next((res for res in results if res.outcome == Outcome.RETRY), None)
+    if retry is not None:
+        raise EmailDeliveryError(retry)
     return len(sent)
 
 
