@@ -11,7 +11,7 @@ import httpx
 
 from hub.clock import utc_now
 from tests.exam_support import School, answer, make_exam, make_items, school, start
-from tests.support import Factory, User, error_of
+from tests.support import Factory, FrozenClock, User, error_of
 
 # Keys of the answer key and the IRT parameters: never in a student's or parent's reply.
 _SECRET_KEYS = {"answer", "a", "b", "c", "param_version", "drift_flagged", "point_biserial"}
@@ -48,12 +48,11 @@ async def _sit_cat(api: httpx.AsyncClient, student: User, exam: dict[str, Any]) 
     return view
 
 
-async def _cat_exam(api: httpx.AsyncClient, s: School) -> dict[str, Any]:
+async def _cat_exam(api: httpx.AsyncClient, s: School, **extra: Any) -> dict[str, Any]:
     params = [{"a": 2.0, "b": -2.0 + 0.2 * i, "c": 0.0} for i in range(21)]
     items = await make_items(api, s.teacher, s.org, 21, params=params)
-    return await make_exam(
-        api, s.teacher, s.org, items, "cat", cat={"se_stop": 0.5, "max_items": 8, "top_k": 1}
-    )
+    cat = {"se_stop": 0.5, "max_items": 8, "top_k": 1}
+    return await make_exam(api, s.teacher, s.org, items, "cat", cat=cat, **extra)
 
 
 async def _teacher_board(api: httpx.AsyncClient, user: User, **params: Any) -> httpx.Response:
@@ -147,13 +146,16 @@ async def test_students_are_refused_the_teacher_dashboard(
 
 
 async def test_student_sees_own_results_and_theta_history(
-    api: httpx.AsyncClient, factory: Factory
+    api: httpx.AsyncClient, factory: Factory, clock: FrozenClock
 ) -> None:
-    """Own attempts only; a CAT attempt's θ/SE per answer and final θ; nothing while active."""
+    """Own attempts only; final θ at once, θ/SE per answer once the exam has closed (it shows
+    which answers were right); nothing while active."""
     s = await school(factory, students=2)
-    cat = await _cat_exam(api, s)
+    closes = clock.now + timedelta(hours=1)
+    cat = await _cat_exam(api, s, closes_at=closes.isoformat())
     done = await _sit_cat(api, s.students[0], cat)
     await _sit_cat(api, s.students[1], cat)
+    clock.advance(seconds=1)  # the frozen clock would start both attempts at one instant
     fixed = await make_exam(
         api, s.teacher, s.org, await make_items(api, s.teacher, s.org, 2), "fixed"
     )
@@ -168,6 +170,10 @@ async def test_student_sees_own_results_and_theta_history(
     assert active["score"] is None and active["trajectory"] == []
     assert finished["attempt_id"] == done["id"] and finished["exam_title"] == cat["title"]
     assert (finished["score"], finished["max_score"]) == (done["score"], done["max_score"])
+    assert finished["trajectory"] == []  # the exam is still open for others
+    clock.advance(hours=2)
+    response = await api.get("/dashboard/student", headers=s.students[0].headers)
+    active, finished = response.json()["attempts"]
     steps = finished["trajectory"]
     assert [p["position"] for p in steps] == list(range(done["answered"]))
     assert math.isclose(steps[-1]["theta"], done["theta"]) and steps[-1]["se"] < steps[0]["se"]

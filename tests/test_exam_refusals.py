@@ -440,9 +440,8 @@ async def test_students_never_receive_keys_or_parameters(
             f"/exams/{exam['id']}/results", params={"with_answers": "true"}, headers=h
         )
         (mine,) = after.json()["attempts"]
-        assert [(r["item_id"], r["choice"], r["correct"]) for r in mine["answers"]] == [
-            (question["item_id"], 1, True)
-        ]
+        # Which answers were right is the key in another form: not before the exam closes.
+        assert mine["answers"] is None and mine["status"] == "submitted"
         replies.append(after.json())
     leaked = SECRET_KEYS & set(keys_in(replies))
     assert leaked == set()

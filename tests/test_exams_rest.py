@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import httpx
 
 from hub.context import HubContext
@@ -169,3 +172,36 @@ async def test_cat_exposure_is_shared_across_attempts(
     counts: dict[bytes, bytes] = await hub_ctx.redis.hgetall(key)  # type: ignore[misc]
     assert int(counts[b"attempts"]) == 4
     assert sum(int(v) for k, v in counts.items() if k != b"attempts") == 4
+
+
+async def test_answer_review_waits_until_the_exam_closes(
+    api: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    """A finished student sees the score at once, which answers were right only after closing;
+    the teacher sees the review at once."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 2)
+    closes = clock.now + timedelta(hours=1)
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed", closes_at=closes.isoformat())
+    attempt = await start(api, s.students[0], exam)
+    await answer(api, s.students[0], attempt["id"], items[0]["id"], 1)
+    await answer(api, s.students[0], attempt["id"], items[1]["id"], 0)
+    await api.post(f"/exams/{exam['id']}/submit", headers=s.students[0].headers)
+
+    async def review(user: User) -> dict[str, Any]:
+        response = await api.get(
+            f"/exams/{exam['id']}/results", params={"with_answers": "true"}, headers=user.headers
+        )
+        assert response.status_code == 200, response.text
+        (mine,) = response.json()["attempts"]
+        return dict(mine)
+
+    early = await review(s.students[0])
+    assert (early["score"], early["answers"]) == (1, None)
+    assert [a["correct"] for a in (await review(s.teacher))["answers"]] == [True, False]
+    clock.advance(hours=2)
+    late = await review(s.students[0])
+    assert [(a["item_id"], a["correct"]) for a in late["answers"]] == [
+        (items[0]["id"], True),
+        (items[1]["id"], False),
+    ]

@@ -7,6 +7,7 @@ an attempt in progress has a partial score, and its student must not see it anyw
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -132,8 +133,9 @@ def _distribution(
     return distribution, score_counts
 
 
-# A student's attempts, newest first (at most 200 each); results and the CAT trajectory only
-# once submitted.
+# A student's attempts, newest first (at most 200 each); results only once submitted. The CAT
+# trajectory (θ after each answer) shows which answers were right, so like the answer review
+# in results.py it waits until the exam has closed for everyone (see `review_released`).
 _ATTEMPTS = """
     SELECT s.id AS student_id, r.*
     FROM unnest($1::uuid[]) AS s(id)
@@ -145,7 +147,8 @@ _ATTEMPTS = """
                CASE WHEN a.status = 'submitted' THEN a.max_score END AS max_score,
                CASE WHEN a.status = 'submitted' THEN a.theta END AS theta,
                CASE WHEN a.status = 'submitted' THEN a.se END AS se,
-               CASE WHEN a.status = 'submitted' AND e.mode = 'cat' THEN coalesce((
+               CASE WHEN a.status = 'submitted' AND e.mode = 'cat'
+                         AND e.closes_at <= $2 THEN coalesce((
                    SELECT jsonb_agg(jsonb_build_object('position', w.position,
                                                        'theta', w.theta, 'se', w.se,
                                                        'answered_at', w.answered_at)
@@ -159,11 +162,13 @@ _ATTEMPTS = """
     ORDER BY s.id, r.started_at DESC, r.attempt_id"""
 
 
-async def _results_of(conn: Connection, student_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+async def _results_of(
+    conn: Connection, student_ids: list[UUID], now: datetime
+) -> dict[UUID, dict[str, Any]]:
     boards: dict[UUID, dict[str, Any]] = {
         s: {"student_id": s, "attempts": [], "theta_history": []} for s in student_ids
     }
-    for row in await conn.fetch(_ATTEMPTS, student_ids):
+    for row in await conn.fetch(_ATTEMPTS, student_ids, now):
         boards[row["student_id"]]["attempts"].append(dict(row))
     for board in boards.values():
         finished = [a for a in board["attempts"] if a["mode"] == "cat" and a["theta"] is not None]
@@ -174,7 +179,7 @@ async def _results_of(conn: Connection, student_ids: list[UUID]) -> dict[UUID, d
 async def student_dashboard(ctx: HubContext, actor: Actor) -> dict[str, Any]:
     """My attempts with their results, and my θ over time (per CAT attempt and per answer)."""
     async with ctx.db.acting(actor.user_id) as conn:
-        return (await _results_of(conn, [actor.user_id]))[actor.user_id]
+        return (await _results_of(conn, [actor.user_id], ctx.clock()))[actor.user_id]
 
 
 async def parent_dashboard(ctx: HubContext, actor: Actor) -> dict[str, Any]:
@@ -187,7 +192,7 @@ async def parent_dashboard(ctx: HubContext, actor: Actor) -> dict[str, Any]:
                ORDER BY u.display_name, l.student_id""",
             actor.user_id,
         )
-        boards = await _results_of(conn, [c["student_id"] for c in children])
+        boards = await _results_of(conn, [c["student_id"] for c in children], ctx.clock())
     return {
         "children": [
             {**boards[c["student_id"]], "display_name": c["display_name"]} for c in children

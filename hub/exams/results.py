@@ -1,8 +1,15 @@
-"""Results of an exam: staff see every attempt; a student their own; a parent their children's."""
+"""Results of an exam: staff see every attempt; a student their own; a parent their children's.
+
+Which answers were right is the answer key in another form: a student who has finished could
+pass it to a classmate still sitting, or keep it for a retake. So students and parents see the
+answer review only once the exam has closed for everyone (`closes_at` passed); until then they
+see the score. Staff see everything at once.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -45,7 +52,13 @@ async def exam_results(
                 [r["attempt_id"] for r in rows],
             ):
                 answers[a["attempt_id"]].append(dict(a))
+            released = review_released(exam, ctx.clock())
             for row in rows:
-                if staff or row["status"] == "submitted":
+                if staff or (row["status"] == "submitted" and released):
                     row["answers"] = answers[row["attempt_id"]]
     return {"exam_id": exam_id, "mode": exam["mode"], "attempts": rows}
+
+
+def review_released(exam: dict[str, Any], now: datetime) -> bool:
+    """Students may review their answers once nobody can sit the exam any more."""
+    return exam["closes_at"] is not None and now >= exam["closes_at"]
