@@ -384,6 +384,13 @@ async def test_invalid_bodies_name_their_fields(
         await api.post("/exams", json=untimed, headers=h), 422, "validation_error"
     )
     assert failing_fields(error) == {"time_limit_s"}
+    fixed = {**untimed, "mode": "fixed"}
+    naive = {**fixed, "opens_at": "2026-12-01T09:00:00", "closes_at": "2026-12-01T10:00:00Z"}
+    error = refused.check(await api.post("/exams", json=naive, headers=h), 422, "validation_error")
+    assert failing_fields(error) == {"opens_at"}
+    zero = {**fixed, "mode": "cat", "cat": {"content_balance": {"x": 0}}}
+    error = refused.check(await api.post("/exams", json=zero, headers=h), 422, "validation_error")
+    assert failing_fields(error) == {"cat.content_balance.x"}
     fewer = await api.put(f"/items/{item['id']}", json={"choices": ["x", "y"]}, headers=h)
     assert refused.check(fewer, 422, "validation_error")["field"] == "choices"
 

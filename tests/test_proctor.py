@@ -339,6 +339,7 @@ async def test_malformed_payloads_and_late_events_are_refused(
         (student, "event", _event("copy", details={"text": "x" * 201})),
         (student, "event", _event("copy", details={f"k{i}": "v" * 150 for i in range(8)})),
         (student, "event", _event("copy", details={"client_event_id": "forged"})),
+        (student, "event", _event("copy", details={"ratio": float("nan")})),
         (student, "heartbeat", {"question": 1}),
         (student, "heartbeat", "beat"),
         (student, "warn", {"attempt_id": attempt_id, "message": "self-warning"}),

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AwareDatetime, Field, StringConstraints, ValidationInfo, field_validator
 
 from schema.models.common import Request, Response, ShortText
 
@@ -126,7 +126,7 @@ class CatSettings(Request):
     # Randomesque pick among the top k, and the restricted exposure cap (None: no cap).
     top_k: int = Field(default=3, ge=1, le=50)
     r_max: float | None = Field(default=0.2, gt=0, le=1)
-    content_balance: dict[AreaName, float] | None = None
+    content_balance: dict[AreaName, Annotated[float, Field(gt=0, le=1000)]] | None = None
 
 
 class ExamCreate(Request):
@@ -138,8 +138,9 @@ class ExamCreate(Request):
     # Validated when absent too, so that a CBT exam without it is refused.
     time_limit_s: int | None = Field(default=None, gt=0, le=24 * 3600, validate_default=True)
     max_attempts: int = Field(default=1, ge=1, le=20)
-    opens_at: datetime | None = None
-    closes_at: datetime | None = None
+    # With a time zone: a naive time would be read in the server's zone.
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
     cat: CatSettings | None = None
 
     # Field validators (fields validate in order, so earlier ones are in info.data): a

@@ -18,7 +18,9 @@ from schema.models.common import Request, Response
 Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 DetailKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-DetailValue = Annotated[str, StringConstraints(max_length=200)] | int | float | bool | None
+# No NaN or infinity: PostgreSQL's JSON has no such numbers.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+DetailValue = Annotated[str, StringConstraints(max_length=200)] | int | FiniteFloat | bool | None
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 EventKind = Literal[
