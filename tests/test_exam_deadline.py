@@ -20,10 +20,11 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from hub.context import Actor, HubContext
-from hub.exams.attempts import extend_time
 from hub.notify.email import EmailSender
 from hub.notify.push import PushSender
+from hub.proctor.actions import extend
 from hub.settings import Settings
+from schema.models.proctor import Extend
 from tests.exam_support import School, answer, make_exam, make_items, school, start
 from tests.support import Factory, FrozenClock, error_of
 from workers.main import WorkerSettings
@@ -169,9 +170,12 @@ async def test_extended_attempt_outlives_its_first_deadline(
     (first_job,) = await queued(redis, hub_ctx, "submit_overdue_attempt")
     assert first_job == (attempt["id"],)
     teacher = Actor(s.teacher.id, s.teacher.session_id)
-    extended = await extend_time(hub_ctx, teacher, UUID(attempt["id"]), 120)
+    extended = await extend(
+        hub_ctx, teacher, UUID(exam["id"]), Extend(attempt_id=attempt["id"], seconds=120)
+    )
     new_deadline = extended["deadline_at"]
-    assert new_deadline - extended["started_at"] == timedelta(seconds=180)
+    started = (await attempt_row(factory, attempt["id"]))["started_at"]
+    assert new_deadline - started == timedelta(seconds=180)
     assert await queued(redis, hub_ctx, "submit_overdue_attempt") == [first_job, first_job]
     clock.advance(seconds=61)
     assert await burst.run("submit_overdue_attempt", *first_job) == 0

@@ -1,34 +1,31 @@
-"""Attempts: start, answer, submit; the server-kept deadline; a proctor's extension and end.
+"""Attempts as their student lives them: start, answer, resume, submit.
 
 Rules every mode shares: an answer is committed before it is acknowledged; each item is
 answered once; nothing is accepted after submission or after the deadline. The deadline is
 fixed at start (started_at + time limit, capped by the exam's closing time) and keeps running
 through disconnects; only a proctor's extension moves it. CBT serves the form in order with no
-going back; CAT serves the engine's pick, chosen inside the answer's transaction.
+going back; CAT serves the engine's pick, chosen inside the answer's transaction. How an
+attempt ends is hub/exams/endings.py; deadlines are hub/exams/deadlines.py; what a proctor does
+is hub/proctor/actions.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from hub import metrics
-from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
-from hub.exams import alerts
-from hub.exams.access import require_staff
+from hub.exams import deadlines
+from hub.exams.endings import FinishedBy, clamped, finish, follow_up, tell_proctors_quietly
 from hub.exams.exams import exam_row
 from hub.exams.views import ATTEMPT_COLUMNS, attempt_view
 from schema.models.exams import AnswerBody
-
-FinishedBy = str  # 'student' | 'deadline' | 'teacher' | 'cat_stop'
-# A submission whose follow-up has not been marked done this long after is followed up again.
-FOLLOW_UP_GRACE_S = 30.0
 
 
 async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[str, Any]:
@@ -40,7 +37,7 @@ async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[st
             await _check_may_sit(conn, actor, exam)
             _check_window(exam, now)
             number = await _next_number(conn, actor, exam)
-            deadline = _deadline(exam, now)
+            deadline = deadlines.deadline_for(exam, now)
             pending = None
             if exam["mode"] == "cat":
                 step = await ctx.adaptive.start(conn, exam_id, exam["settings"])
@@ -76,8 +73,8 @@ async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[st
         ) from None
     metrics.EXAM_EVENTS.labels("started").inc()
     if deadline is not None:
-        await _schedule_deadline(ctx, attempt["id"], deadline)
-    await _tell_proctors(ctx, dict(attempt), "started")
+        await deadlines.schedule(ctx, attempt["id"], deadline)
+    await tell_proctors_quietly(ctx, dict(attempt), "started")
     return view
 
 
@@ -129,23 +126,11 @@ async def _next_number(conn: Connection, actor: Actor, exam: dict[str, Any]) -> 
     return len(rows) + 1
 
 
-def _deadline(exam: dict[str, Any], now: datetime) -> datetime | None:
-    deadline = None
-    if exam["time_limit_s"] is not None:
-        deadline = now + timedelta(seconds=exam["time_limit_s"])
-    closes = exam["closes_at"]
-    if closes is not None and (deadline is None or closes < deadline):
-        deadline = closes
-    return deadline
-
-
 async def get_attempt(ctx: HubContext, actor: Actor, attempt_id: UUID) -> dict[str, Any]:
     """The attempt as its student sees it now: time left and the question(s) to answer."""
     now = ctx.clock()
     async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await _attempt(conn, attempt_id, lock=False)
-        if attempt["student_id"] != actor.user_id:
-            raise forbidden("This attempt is not yours")
+        attempt = await load_attempt(conn, attempt_id, owner=actor)
         exam = await exam_row(conn, attempt["exam_id"])
         return await attempt_view(conn, attempt, exam, now)
 
@@ -164,18 +149,30 @@ async def current_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[
     return await get_attempt(ctx, actor, attempt_id)
 
 
-async def _attempt(conn: Connection, attempt_id: UUID, lock: bool) -> dict[str, Any]:
+async def load_attempt(
+    conn: Connection,
+    attempt_id: UUID,
+    *,
+    lock: bool = False,
+    owner: Actor | None = None,
+    exam_id: UUID | None = None,
+) -> dict[str, Any]:
+    """An attempt the acting user may see (RLS hides other students' attempts: not found);
+    with `owner`, it must be theirs; with `exam_id`, of that exam; `lock`: FOR UPDATE."""
     row = await conn.fetchrow(
         f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.id = $1"  # noqa: S608
         + (" FOR UPDATE" if lock else ""),
         attempt_id,
     )
-    if row is None:
-        raise not_found("Attempt")
+    if row is None or (exam_id is not None and row["exam_id"] != exam_id):
+        raise not_found("Attempt of this exam" if exam_id else "Attempt")
+    if owner is not None and row["student_id"] != owner.user_id:
+        raise forbidden("This attempt is not yours")
     return dict(row)
 
 
-def _check_open(attempt: dict[str, Any], now: datetime) -> None:
+def check_open(attempt: dict[str, Any], now: datetime) -> None:
+    """Refuse anything but a submission-free, in-time attempt."""
     if attempt["status"] != "active":
         raise DomainError(ErrorCode.ATTEMPT_FINISHED, "This attempt has been submitted")
     if attempt["deadline_at"] is not None and now >= attempt["deadline_at"]:
@@ -197,13 +194,12 @@ async def answer(
     ctx: HubContext, actor: Actor, attempt_id: UUID, body: AnswerBody
 ) -> dict[str, Any]:
     """Record one answer; for CAT, update θ and pick the next item in the same transaction."""
-    now = ctx.clock()
     finished: dict[str, Any] | None = None
     async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await _attempt(conn, attempt_id, lock=True)
-        if attempt["student_id"] != actor.user_id:
-            raise forbidden("This attempt is not yours")
-        _check_open(attempt, now)
+        attempt = await load_attempt(conn, attempt_id, lock=True, owner=actor)
+        # Read after the lock: an answer that waited on it must not slip past the deadline.
+        now = ctx.clock()
+        check_open(attempt, now)
         exam = await exam_row(conn, attempt["exam_id"])
         item = await conn.fetchrow(_ITEM_OF_EXAM, exam["id"], body.item_id, attempt_id)
         if item is None:
@@ -270,14 +266,14 @@ async def answer(
         )
         attempt = dict(row)
         if _complete(exam, attempt):
-            by = "cat_stop" if exam["mode"] == "cat" else "student"
-            finished = await _finish(conn, attempt_id, now, by)
+            by: FinishedBy = "cat_stop" if exam["mode"] == "cat" else "student"
+            finished = await finish(conn, attempt_id, now, by)
             attempt = finished or attempt
         view = await attempt_view(conn, attempt, exam, now)
     metrics.EXAM_EVENTS.labels("answered").inc()
-    await _tell_proctors(ctx, attempt, "answered")
+    await tell_proctors_quietly(ctx, attempt, "answered")
     if finished is not None:
-        await _after_finish(ctx, finished, exam["title"])
+        await follow_up(ctx, finished, exam["title"])
     return {
         "item_id": body.item_id,
         "position": position,
@@ -327,199 +323,8 @@ async def submit(
             raise not_found("Attempt")
         if row["status"] != "active":
             raise DomainError(ErrorCode.ATTEMPT_FINISHED, "This attempt was already submitted")
-        deadline = row["deadline_at"]
-        late = deadline is not None and now >= deadline
-        finished = await _finish(
-            conn, row["id"], deadline if late else now, "deadline" if late else "student"
-        )
+        finished = await finish(conn, row["id"], *clamped(dict(row), ctx.clock(), "student"))
         assert finished is not None  # noqa: S101 - the row is locked and active
         view = await attempt_view(conn, finished, exam, now)
-    await _after_finish(ctx, finished, exam["title"])
+    await follow_up(ctx, finished, exam["title"])
     return view
-
-
-async def _finish(
-    conn: Connection, attempt_id: UUID, at: datetime, by: FinishedBy
-) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"""UPDATE attempts a SET status = 'submitted', finished_at = $2, finished_by = $3,
-                   pending_item = NULL, submitted_at = now()
-            WHERE id = $1 AND status = 'active' RETURNING {ATTEMPT_COLUMNS}""",  # noqa: S608
-        attempt_id,
-        at,
-        by,
-    )
-    return None if row is None else dict(row)
-
-
-async def submit_overdue(ctx: HubContext, attempt_id: UUID | None = None) -> int:
-    """Submit every attempt whose deadline has passed, as of its deadline (a scheduled job).
-
-    Cross-tenant on purpose: the job acts for every school at once.
-    """
-    now = ctx.clock()
-    async with ctx.db.system() as conn:
-        rows = await conn.fetch(
-            f"""UPDATE attempts a SET status = 'submitted', finished_at = deadline_at,
-                       finished_by = 'deadline', pending_item = NULL, submitted_at = now()
-                WHERE status = 'active' AND deadline_at <= $1
-                  AND ($2::uuid IS NULL OR id = $2)
-                RETURNING {ATTEMPT_COLUMNS},
-                          (SELECT title FROM exams WHERE id = a.exam_id) AS title""",  # noqa: S608
-            now,
-            attempt_id,
-        )
-        untold = await conn.fetch(
-            f"""SELECT {ATTEMPT_COLUMNS}, e.title FROM attempts a JOIN exams e ON e.id = a.exam_id
-                WHERE a.status = 'submitted' AND a.followed_up_at IS NULL
-                  AND a.submitted_at < now() - make_interval(secs => $1)
-                  AND ($2::uuid IS NULL OR a.id = $2)
-                ORDER BY a.submitted_at LIMIT 500""",  # noqa: S608
-            FOLLOW_UP_GRACE_S,
-            attempt_id,
-        )
-    metrics.EXAM_EVENTS.labels("timed_out").inc(len(rows))
-    for row in [*rows, *untold]:
-        await _after_finish(ctx, dict(row), row["title"])
-    return len(rows)
-
-
-async def _schedule_deadline(ctx: HubContext, attempt_id: UUID, deadline: datetime) -> None:
-    """A job at the deadline submits the attempt; the every-few-seconds sweep is the backstop."""
-    delay = max(0.0, (deadline - ctx.clock()).total_seconds())
-    await ctx.jobs.enqueue(
-        "submit_overdue_attempt",
-        str(attempt_id),
-        job_id=f"exam-deadline:{attempt_id}:{int(deadline.timestamp())}",
-        defer_s=delay + 0.5,
-    )
-
-
-async def extend_time(
-    ctx: HubContext, actor: Actor, attempt_id: UUID, seconds: int
-) -> dict[str, Any]:
-    """A proctor gives one student more time; their client hears the new deadline at once."""
-    now = ctx.clock()
-    async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await _attempt(conn, attempt_id, lock=True)
-        await require_staff(conn, actor, attempt["org_id"], "extend an attempt")
-        _check_open(attempt, now)
-        if attempt["deadline_at"] is None:
-            raise DomainError(ErrorCode.CONFLICT, "This attempt has no time limit to extend")
-        row = await fetch_returning(
-            conn,
-            f"""UPDATE attempts a SET deadline_at = deadline_at + make_interval(secs => $2)
-                WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}""",  # noqa: S608
-            attempt_id,
-            float(seconds),
-        )
-        await record_action(conn, dict(row), actor, "time_extended", now, {"seconds": seconds})
-    attempt = dict(row)
-    await _schedule_deadline(ctx, attempt_id, attempt["deadline_at"])
-    payload = {
-        "attempt_id": str(attempt_id),
-        "deadline_at": attempt["deadline_at"].isoformat(),
-        "seconds": seconds,
-    }
-    await ctx.bus.to_room(
-        PROCTOR_NAMESPACE, attempt_room(attempt_id), "exam.time_extended", payload
-    )
-    await _tell_proctors(ctx, attempt, "time_extended")
-    return attempt
-
-
-async def end_attempt(
-    ctx: HubContext, actor: Actor, attempt_id: UUID, reason: str
-) -> dict[str, Any]:
-    """A proctor ends a student's attempt now; what was answered is scored as it stands."""
-    now = ctx.clock()
-    async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await _attempt(conn, attempt_id, lock=True)
-        await require_staff(conn, actor, attempt["org_id"], "end an attempt")
-        if attempt["status"] != "active":
-            raise DomainError(ErrorCode.ATTEMPT_FINISHED, "This attempt has been submitted")
-        finished = await _finish(conn, attempt_id, now, "teacher")
-        assert finished is not None  # noqa: S101 - locked and active
-        await record_action(conn, finished, actor, "attempt_ended", now, {"reason": reason})
-        title = (await exam_row(conn, attempt["exam_id"]))["title"]
-    await _after_finish(ctx, finished, title, reason=reason)
-    return finished
-
-
-async def record_action(
-    conn: Connection,
-    attempt: dict[str, Any],
-    actor: Actor,
-    kind: str,
-    now: datetime,
-    details: dict[str, Any],
-) -> int:
-    """A proctor's action, in the attempt's event log beside the client's flags."""
-    event_id: int = await conn.fetchval(
-        """INSERT INTO proctor_events (attempt_id, exam_id, zone_id, org_id, student_id, actor_id,
-                                       kind, severity, server_at, details)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'info', $8, $9) RETURNING id""",
-        attempt["id"],
-        attempt["exam_id"],
-        attempt["zone_id"],
-        attempt["org_id"],
-        attempt["student_id"],
-        actor.user_id,
-        kind,
-        now,
-        details,
-    )
-    return event_id
-
-
-async def _after_finish(
-    ctx: HubContext, attempt: dict[str, Any], exam_title: str, reason: str | None = None
-) -> None:
-    """Tell the student's exam client, the proctors and the student's parents.
-
-    Safe to repeat (clients take `exam.finished` as a state, the parent alert is deduplicated
-    by attempt), which is what lets the sweep retry a follow-up that failed half-way.
-    """
-    metrics.EXAM_EVENTS.labels(f"finished_{attempt['finished_by']}").inc()
-    payload = {
-        "attempt_id": str(attempt["id"]),
-        "exam_id": str(attempt["exam_id"]),
-        "finished_by": attempt["finished_by"],
-        "finished_at": attempt["finished_at"].isoformat(),
-        "reason": reason,
-    }
-    await ctx.bus.to_room(PROCTOR_NAMESPACE, attempt_room(attempt["id"]), "exam.finished", payload)
-    await ctx.bus.to_user(attempt["student_id"], "exam.finished", payload)
-    await _tell_proctors(ctx, attempt, "finished")
-    await alerts.exam_result(
-        ctx,
-        attempt_id=attempt["id"],
-        exam_id=attempt["exam_id"],
-        student_id=attempt["student_id"],
-        exam_title=exam_title,
-        score=attempt["score"],
-        max_score=attempt["max_score"],
-    )
-    async with ctx.db.system() as conn:
-        await conn.execute(
-            "UPDATE attempts SET followed_up_at = now() WHERE id = $1", attempt["id"]
-        )
-
-
-async def _tell_proctors(ctx: HubContext, attempt: dict[str, Any], change: str) -> None:
-    """Live progress for the teacher's dashboard (scores aggregate as answers arrive)."""
-    await ctx.bus.to_room(
-        PROCTOR_NAMESPACE,
-        exam_room(attempt["exam_id"]),
-        "proctor.progress",
-        {
-            "change": change,
-            "attempt_id": str(attempt["id"]),
-            "student_id": str(attempt["student_id"]),
-            "status": attempt["status"],
-            "answered": attempt["answered"],
-            "score": attempt["score"],
-            "max_score": attempt["max_score"],
-            "deadline_at": attempt["deadline_at"].isoformat() if attempt["deadline_at"] else None,
-        },
-    )

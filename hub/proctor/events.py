@@ -16,35 +16,12 @@ from hub import metrics
 from hub.bus import PROCTOR_NAMESPACE, exam_room
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
-from hub.errors import DomainError, ErrorCode, forbidden, not_found
 from hub.exams import alerts
+from hub.exams.attempts import check_open, load_attempt
 from hub.proctor import flags
 from schema.models.proctor import EVENT_ID_KEY, ProctorEvent
 
 _COLUMNS = "id, attempt_id, student_id, kind, severity, client_at, server_at, details"
-
-
-async def own_attempt(
-    conn: Connection, actor: Actor, attempt_id: UUID, *, lock: bool = False
-) -> dict[str, Any]:
-    """The actor's attempt (RLS hides other students' attempts: not found)."""
-    row = await conn.fetchrow(
-        "SELECT id, exam_id, zone_id, org_id, student_id, status::text AS status, deadline_at "
-        "FROM attempts WHERE id = $1" + (" FOR UPDATE" if lock else ""),
-        attempt_id,
-    )
-    if row is None:
-        raise not_found("Attempt")
-    if row["student_id"] != actor.user_id:
-        raise forbidden("This attempt is not yours")
-    return dict(row)
-
-
-def check_in_progress(attempt: dict[str, Any], now: datetime) -> None:
-    if attempt["status"] != "active":
-        raise DomainError(ErrorCode.ATTEMPT_FINISHED, "This attempt has been submitted")
-    if attempt["deadline_at"] is not None and now >= attempt["deadline_at"]:
-        raise DomainError(ErrorCode.DEADLINE_PASSED, "Time is up for this attempt")
 
 
 async def record_event(
@@ -73,11 +50,11 @@ async def _record(
     now = ctx.clock()
     title = None
     async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await own_attempt(conn, actor, attempt_id, lock=True)
+        attempt = await load_attempt(conn, attempt_id, lock=True, owner=actor)
         row = await _stored(conn, attempt_id, event_id) if event_id else None
         duplicate = row is not None
         if row is None:
-            check_in_progress(attempt, now)
+            check_open(attempt, now)
             row = await _insert(conn, attempt, kind, client_at, now, details, event_id)
         counts = await flag_counts(conn, attempt_id)
         if row["severity"] == "serious":

@@ -38,6 +38,12 @@ async def require_proctor(conn: Connection, actor: Actor, exam_id: UUID) -> dict
     return exam
 
 
+async def admit_proctor(ctx: HubContext, actor: Actor, exam_id: UUID) -> None:
+    """Refuse (not found / forbidden) anyone who may not proctor the exam."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        await require_proctor(conn, actor, exam_id)
+
+
 async def exam_roster(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[str, Any]:
     """Every attempt of the exam as a proctor sees it now."""
     now = ctx.clock()

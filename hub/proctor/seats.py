@@ -14,6 +14,7 @@ from uuid import UUID
 
 from hub.bus import PROCTOR_NAMESPACE, exam_room
 from hub.context import Actor, HubContext
+from hub.exams.attempts import check_open, load_attempt
 from hub.proctor import events, live
 
 
@@ -33,8 +34,8 @@ def _ms(ctx: HubContext) -> int:
 async def take_seat(ctx: HubContext, actor: Actor, attempt_id: UUID, sid: str) -> Seat:
     """Admit an exam client to the actor's attempt in progress; tell the proctors."""
     async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await events.own_attempt(conn, actor, attempt_id)
-    events.check_in_progress(attempt, ctx.clock())
+        attempt = await load_attempt(conn, attempt_id, owner=actor)
+    check_open(attempt, ctx.clock())
     seat = Seat(actor, attempt_id, attempt["exam_id"])
     connects, sockets = await live.socket_opened(ctx, seat.exam_id, attempt_id, sid, _ms(ctx))
     reconnected = connects > 1

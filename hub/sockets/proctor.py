@@ -122,12 +122,13 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 self._keep_seats()
                 return
             proctor = TeacherAuth.model_validate(auth)
-            state = await roster.exam_roster(self.ctx, actor, proctor.exam_id)
+            await roster.admit_proctor(self.ctx, actor, proctor.exam_id)
+            # In the room before the roster is read: a change in between arrives as an event
+            # after the roster, never lost between the two.
             await self._admit(
                 sid, Watcher(actor, proctor.exam_id), exam_room(proctor.exam_id), expires_at
             )
-            # After the handshake completes, so the roster follows the CONNECT packet.
-            self._later(self.emit("proctor.roster", jsonable(state), to=sid))
+            self._later(self._send_roster(sid, actor, proctor.exam_id))
         except ValidationError:
             raise refuse(
                 ErrorCode.VALIDATION,
@@ -209,6 +210,14 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         manager = self.server.manager
         connecting = sid in manager.pending_connect.get(self.namespace, ())
         return not connecting and not manager.is_connected(sid, self.namespace)
+
+    async def _send_roster(self, sid: str, actor: Actor, exam_id: UUID) -> None:
+        """After the handshake completes, so the roster follows the CONNECT packet."""
+        try:
+            state = await roster.exam_roster(self.ctx, actor, exam_id)
+            await self.emit("proctor.roster", jsonable(state), to=sid)
+        except Exception:
+            logger.exception("roster for a new proctor failed; it can ask with `roster`")
 
     def _later(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(work)
