@@ -290,3 +290,32 @@ async def test_sweep_retries_a_follow_up_that_failed(
     assert (await attempt_row(factory, attempt["id"]))["followed_up_at"] is not None
     assert await burst.run("sweep_overdue_attempts") == 0
     assert len(await queued(redis, hub_ctx, "notify_users")) == 1
+
+
+async def test_a_failed_follow_up_never_fails_the_submission(
+    api: httpx.AsyncClient,
+    factory: Factory,
+    burst: Burst,
+    hub_ctx: HubContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis down while a submission is told: the student still gets their 200, the attempt
+    stays submitted and untold, and the sweep tells it once the grace has passed."""
+    s, _items, exam = await cbt(api, factory)
+    attempt = await start(api, s.students[0], exam)
+
+    async def bus_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("redis is down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(hub_ctx.bus, "to_room", bus_down)
+        submitted = await api.post(f"/exams/{exam['id']}/submit", headers=s.students[0].headers)
+    assert submitted.status_code == 200, submitted.text
+    row = await attempt_row(factory, attempt["id"])
+    assert row["status"] == "submitted" and row["followed_up_at"] is None
+    await factory.fetch(
+        "UPDATE attempts SET submitted_at = now() - interval '1 minute' WHERE id = $1::uuid",
+        attempt["id"],
+    )
+    assert await burst.run("sweep_overdue_attempts") == 0
+    assert (await attempt_row(factory, attempt["id"]))["followed_up_at"] is not None
