@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.exams.calibration import calibrate, drift, flag_drift
+from hub.exams.calibration import calibrate, drift, flag_drift, rescale, stocking_lord
 from hub.exams.irt import D, FloatArray, ItemBank
 
 LSAT7_CSV = Path(__file__).parent / "fixtures" / "lsat7.csv"
@@ -154,3 +154,37 @@ def test_drift_between_calibrations_of_an_unchanged_bank_flags_nothing() -> None
     assert flag_drift(first, second) == []
     shifted = replace(first, b=first.b + np.where(np.arange(100) == 7, 0.8, 0.0))
     assert 7 in flag_drift(second, shifted)
+
+
+def test_stocking_lord_recovers_known_linking_constants() -> None:
+    """Parameters moved to a scale θ_new = (θ − 0.4) / 1.3 link back with A = 1.3, B = 0.4."""
+    rng = np.random.default_rng(31)
+    old = ItemBank.from_params(
+        rng.lognormal(0.0, 0.3, 20), rng.normal(0.0, 1.0, 20), rng.uniform(0.0, 0.25, 20)
+    )
+    new = ItemBank.from_params(old.a * 1.3, (old.b - 0.4) / 1.3, old.c)
+    assert stocking_lord(old, new) == pytest.approx((1.3, 0.4), abs=1e-4)
+
+
+def test_rescale_and_stocking_lord_invert_each_other() -> None:
+    """rescale gives b* = A·b + B, a* = a / A, c kept; linking back finds (1/A, −B/A)."""
+    cal = calibrate(_lsat7(), "3pl")
+    moved = rescale(cal, 0.8, -0.3)
+    np.testing.assert_allclose(moved.b, 0.8 * cal.b - 0.3)
+    np.testing.assert_allclose(moved.a, cal.a / 0.8)
+    assert np.array_equal(moved.c, cal.c) and moved.n is cal.n
+    assert stocking_lord(cal, moved) == pytest.approx((1 / 0.8, 0.3 / 0.8), abs=1e-4)
+    with pytest.raises(ValueError, match="A > 0"):
+        rescale(cal, 0.0, 0.0)
+
+
+def test_stocking_lord_links_on_the_anchors_only() -> None:
+    """A moved item biases the constants unless the anchor mask leaves it out."""
+    old = _bank(10, seed=41)
+    new = ItemBank.from_params(old.a, np.where(np.arange(10) == 0, old.b + 1.5, old.b))
+    biased = stocking_lord(old, new)
+    assert abs(biased[1]) > 0.05
+    anchors = np.arange(10) != 0
+    assert stocking_lord(old, new, anchors) == pytest.approx((1.0, 0.0), abs=1e-4)
+    with pytest.raises(ValueError, match="at least 2 anchors"):
+        stocking_lord(old, new, [3])

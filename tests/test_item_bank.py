@@ -263,3 +263,99 @@ async def test_teacher_of_another_organization(api: httpx.AsyncClient, factory: 
     assert (listing.status_code, error_of(listing)["code"]) == (403, "forbidden")
     assert await factory.snapshot() == before
     assert await item_row(factory, item["id"]) == row
+
+
+async def test_new_parameters_close_older_proposals(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Parameters set by hand supersede an open proposal and clear the flag; it cannot be
+    accepted afterwards."""
+    s = await school(factory)
+    (item,) = await make_items(api, s.teacher, s.org, 1)
+    await propose(factory, item["id"], 2, 1.4, 0.3, 0.1)
+    params = {"a": 1.1, "b": -0.2, "c": 0.0}
+    response = await api.put(
+        f"/items/{item['id']}", json={"params": params}, headers=s.teacher.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["param_version"] == 3 and response.json()["drift_flagged_at"] is None
+    assert [v[:3] for v in versions(await history(api, s, item["id"]))] == [
+        (1, "author", "superseded"),
+        (2, "calibration", "superseded"),
+        (3, "author", "current"),
+    ]
+    stale = await review(api, s, item["id"], 2, accept=True)
+    assert stale.status_code == 409 and error_of(stale)["code"] == "conflict"
+    assert (await item_row(factory, item["id"]))["b"] == -0.2
+
+
+async def test_accepting_a_proposal_closes_only_older_ones(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Of two open proposals, accepting the older leaves the newer open and the item flagged;
+    accepting the newer then clears the flag."""
+    s = await school(factory)
+    (item,) = await make_items(api, s.teacher, s.org, 1)
+    await propose(factory, item["id"], 2, 1.4, 0.3, 0.1)
+    await propose(factory, item["id"], 3, 1.5, 0.4, 0.1)
+    first = await review(api, s, item["id"], 2, accept=True)
+    assert first.status_code == 200, first.text
+    assert first.json()["param_version"] == 2 and first.json()["drift_flagged_at"] is not None
+    second = await review(api, s, item["id"], 3, accept=True)
+    assert second.status_code == 200, second.text
+    assert second.json()["param_version"] == 3 and second.json()["drift_flagged_at"] is None
+    assert [v[2] for v in versions(await history(api, s, item["id"]))] == [
+        "superseded",
+        "superseded",
+        "current",
+    ]
+
+
+async def test_accepting_the_newer_proposal_supersedes_the_older(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Accepting the newest proposal supersedes an older one, which can then not be reviewed."""
+    s = await school(factory)
+    (item,) = await make_items(api, s.teacher, s.org, 1)
+    await propose(factory, item["id"], 2, 1.4, 0.3, 0.1)
+    await propose(factory, item["id"], 3, 1.5, 0.4, 0.1)
+    accepted = await review(api, s, item["id"], 3, accept=True)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["drift_flagged_at"] is None
+    assert [v[2] for v in versions(await history(api, s, item["id"]))] == [
+        "superseded",
+        "superseded",
+        "current",
+    ]
+    for accept in (True, False):
+        assert (await review(api, s, item["id"], 2, accept)).status_code == 409
+
+
+async def test_proposal_older_than_the_current_version_is_refused(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A proposal left open below the current version (as older releases did) conflicts."""
+    s = await school(factory)
+    (item,) = await make_items(api, s.teacher, s.org, 1)
+    await propose(factory, item["id"], 2, 1.4, 0.3, 0.1)
+    await factory.fetch(
+        """INSERT INTO item_parameters (item_id, version, zone_id, org_id, a, b, c, source, status)
+           SELECT id, 3, zone_id, org_id, 1.2, 0.1, 0.0, 'calibration', 'current'
+           FROM items WHERE id = $1::uuid""",
+        item["id"],
+    )
+    await factory.fetch(
+        "UPDATE item_parameters SET status = 'superseded' WHERE item_id = $1::uuid AND version = 1",
+        item["id"],
+    )
+    await factory.fetch(
+        "UPDATE items SET a = 1.2, b = 0.1, param_version = 3 WHERE id = $1::uuid", item["id"]
+    )
+    before, row = await factory.snapshot(), await item_row(factory, item["id"])
+    for accept in (True, False):
+        response = await review(api, s, item["id"], 2, accept)
+        assert response.status_code == 409, response.text
+        error = error_of(response)
+        assert error["code"] == "conflict" and "older than" in error["message"]
+    assert await factory.snapshot() == before
+    assert await item_row(factory, item["id"]) == row

@@ -12,8 +12,10 @@ import numpy as np
 
 from hub.clock import utc_now
 from hub.context import HubContext
+from hub.exams.calibration import Calibration
 from hub.exams.irt import prob
-from tests.exam_support import make_exam, make_items, school
+from hub.exams.recalibrate import Params, link
+from tests.exam_support import School, make_exam, make_items, school
 from tests.support import Factory
 from workers.exam_jobs import recalibrate_items
 
@@ -27,11 +29,14 @@ async def _collect_answers(
     items: list[dict[str, Any]],
     student_id: UUID,
     persons: int,
+    theta_mean: float = 0.0,
+    theta_sd: float = 1.0,
 ) -> None:
     """`persons` submitted attempts answering every item, drawn from the true 2PL model."""
     rng = np.random.default_rng(11)
-    theta = rng.normal(size=persons)
-    p = prob(theta[:, None], TRUE_A[None, :], TRUE_B[None, :])
+    theta = rng.normal(theta_mean, theta_sd, size=persons)
+    k = len(items)
+    p = prob(theta[:, None], TRUE_A[None, :k], TRUE_B[None, :k])
     correct = rng.random(p.shape) < p
     exam_row = (await factory.fetch("SELECT zone_id, org_id FROM exams WHERE id = $1", exam["id"]))[
         0
@@ -113,6 +118,114 @@ async def test_recalibration_adopts_close_and_flags_drifted(
     )
     assert review.status_code == 200, review.text
     assert review.json()["param_version"] == 2 and review.json()["drift_flagged_at"] is None
+
+
+async def _calibrated(factory: Factory) -> dict[str, Any]:
+    rows = await factory.fetch(
+        "SELECT item_id, version, status, a, b, drift_rmsd FROM item_parameters "
+        "WHERE source = 'calibration'"
+    )
+    return {str(r["item_id"]): r for r in rows}
+
+
+async def _shifted_school(
+    api: httpx.AsyncClient, factory: Factory, stored: list[dict[str, float]]
+) -> tuple[School, list[dict[str, Any]]]:
+    """A school whose 1,500 students sit at θ ~ N(0.5, 1.2) on the bank's stored scale."""
+    s = await school(factory, students=1)
+    items = await make_items(api, s.teacher, s.org, len(stored), params=stored)
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed")
+    await _collect_answers(factory, exam, items, s.students[0].id, 1500, 0.5, 1.2)
+    return s, items
+
+
+async def test_abler_population_is_linked_not_flagged(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """Students 0.5 SD above the bank's scale flag nothing: adopted values stay on that scale,
+    and an older open proposal is superseded by the newer current version."""
+    stored = [{"a": float(a), "b": float(b), "c": 0.0} for a, b in zip(TRUE_A, TRUE_B, strict=True)]
+    s, items = await _shifted_school(api, factory, stored)
+    await factory.fetch(
+        """INSERT INTO item_parameters (item_id, version, zone_id, org_id, a, b, c, source,
+                                        status)
+           SELECT id, 2, zone_id, org_id, 2.0, 1.0, 0.0, 'calibration', 'proposed'
+           FROM items WHERE id = $1::uuid""",
+        items[0]["id"],
+    )
+    await factory.fetch(
+        "UPDATE items SET drift_flagged_at = now() WHERE id = $1::uuid", items[0]["id"]
+    )
+
+    outcome = await recalibrate_items({"hub": hub_ctx}, str(s.org.id))
+
+    assert outcome == {"items": 8, "adopted": 8, "flagged": 0, "skipped": 0}
+    by_item = await _calibrated(factory)
+    new = [by_item[i["id"]] for i in items if by_item[i["id"]]["status"] == "current"]
+    assert len(new) == 8
+    assert max(r["drift_rmsd"] for r in new) < 0.06
+    np.testing.assert_allclose([r["b"] for r in new], TRUE_B, atol=0.25)
+    np.testing.assert_allclose([r["a"] for r in new], TRUE_A, rtol=0.3)
+    stale = await factory.fetchval(
+        "SELECT status FROM item_parameters WHERE item_id = $1::uuid AND version = 2",
+        items[0]["id"],
+    )
+    assert stale == "superseded"
+    flagged = await api.get(
+        "/items", params={"org_id": str(s.org.id), "flagged": "true"}, headers=s.teacher.headers
+    )
+    assert flagged.json()["items"] == []
+
+
+async def test_drifted_item_is_flagged_in_an_abler_population(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """After linking a shifted population, the one item that truly moved is still flagged,
+    with its proposed difficulty on the stored scale."""
+    stored = [{"a": float(a), "b": float(b), "c": 0.0} for a, b in zip(TRUE_A, TRUE_B, strict=True)]
+    stored[3]["b"] = float(TRUE_B[3]) - 1.2
+    s, items = await _shifted_school(api, factory, stored)
+
+    outcome = await recalibrate_items({"hub": hub_ctx}, str(s.org.id))
+
+    assert outcome == {"items": 8, "adopted": 7, "flagged": 1, "skipped": 0}
+    by_item = await _calibrated(factory)
+    drifted = by_item[items[3]["id"]]
+    assert drifted["status"] == "proposed" and drifted["drift_rmsd"] > 0.1
+    assert abs(drifted["b"] - TRUE_B[3]) < 0.3
+    others = [by_item[i["id"]] for k, i in enumerate(items) if k != 3]
+    assert {r["status"] for r in others} == {"current"}
+    np.testing.assert_allclose([r["b"] for r in others], np.delete(TRUE_B, 3), atol=0.25)
+
+
+async def test_too_few_items_to_link_are_only_proposed(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """With fewer than five calibrated items nothing is adopted: every item is proposed."""
+    s = await school(factory, students=1)
+    stored = [{"a": float(a), "b": float(b), "c": 0.0} for a, b in zip(TRUE_A, TRUE_B, strict=True)]
+    items = await make_items(api, s.teacher, s.org, 4, params=stored[:4])
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed")
+    await _collect_answers(factory, exam, items, s.students[0].id, persons=600)
+
+    outcome = await recalibrate_items({"hub": hub_ctx}, str(s.org.id))
+
+    assert outcome == {"items": 4, "adopted": 0, "flagged": 4, "skipped": 0}
+    assert {r["status"] for r in (await _calibrated(factory)).values()} == {"proposed"}
+    current = await factory.fetchval("SELECT count(*) FROM items WHERE param_version = 1")
+    assert current == 4
+
+
+def test_link_adopts_nothing_when_most_items_moved() -> None:
+    """When purification leaves fewer than five anchors, the linking is not trusted."""
+    stored = Params(TRUE_A, TRUE_B, np.zeros(8))
+    moved = np.where(np.arange(8) < 4, TRUE_B + 1.5, TRUE_B)
+    fit = Calibration("2pl", TRUE_A, moved, np.zeros(8), np.full(8, 900), True, 10, 0.0)
+    assert link(stored, fit)[2] is False
+    same = Calibration("2pl", TRUE_A, TRUE_B, np.zeros(8), np.full(8, 900), True, 10, 0.0)
+    new, rmsd, trusted = link(stored, same)
+    assert trusted and float(rmsd.max()) < 1e-6
+    np.testing.assert_allclose(new.b, TRUE_B, atol=1e-4)
 
 
 async def test_recalibration_skips_thin_items(

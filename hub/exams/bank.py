@@ -6,7 +6,7 @@ one. Items used by an exam are retired rather than deleted, so answers keep thei
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from hub.context import Actor, HubContext
@@ -14,6 +14,9 @@ from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.exams.access import require_staff
 from schema.models.exams import ItemCreate, ItemListQuery, ItemUpdate
+
+Source = Literal["author", "calibration"]
+NewStatus = Literal["current", "proposed"]
 
 ITEM_COLUMNS = (
     "id, org_id, zone_id, stem, choices, answer, content_area, points, a, b, c, param_version, "
@@ -47,25 +50,86 @@ async def create_item(ctx: HubContext, actor: Actor, body: ItemCreate) -> dict[s
             body.params.b,
             body.params.c,
         )
-        await _record_version(conn, dict(row), 1, "author", "current")
+        await record_version(
+            conn, row["id"], row["a"], row["b"], row["c"], source="author", status="current"
+        )
         return dict(row)
 
 
-async def _record_version(
-    conn: Connection, item: dict[str, Any], version: int, source: str, status: str
-) -> None:
-    await conn.execute(
-        """INSERT INTO item_parameters (item_id, version, zone_id, org_id, a, b, c, source, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        item["id"],
-        version,
-        item["zone_id"],
-        item["org_id"],
-        item["a"],
-        item["b"],
-        item["c"],
+async def record_version(
+    conn: Connection,
+    item_id: UUID,
+    a: float,
+    b: float,
+    c: float,
+    *,
+    source: Source,
+    status: NewStatus,
+    n_responses: int = 0,
+    drift_rmsd: float | None = None,
+) -> int:
+    """Store the item's next parameter version and return its number.
+
+    A 'current' one becomes the item's parameters at once (:func:`make_current`); a 'proposed'
+    one flags the item for review. The caller holds the item's row lock.
+    """
+    row = await fetch_returning(
+        conn,
+        """INSERT INTO item_parameters (item_id, version, zone_id, org_id, a, b, c, source,
+                                        status, n_responses, drift_rmsd)
+           SELECT i.id, coalesce((SELECT max(version) FROM item_parameters WHERE item_id = i.id),
+                                 0) + 1,
+                  i.zone_id, i.org_id, $2, $3, $4, $5, $6, $7, $8
+           FROM items i WHERE i.id = $1
+           RETURNING version""",
+        item_id,
+        a,
+        b,
+        c,
         source,
         status,
+        n_responses,
+        drift_rmsd,
+    )
+    version: int = row["version"]
+    if status == "current":
+        await make_current(conn, item_id, version)
+    else:
+        await conn.execute("UPDATE items SET drift_flagged_at = now() WHERE id = $1", item_id)
+    return version
+
+
+async def make_current(conn: Connection, item_id: UUID, version: int) -> None:
+    """Make a stored parameter version the one the item (and so the CAT engine) uses.
+
+    The version it replaces is superseded, and so is every older proposal: accepting one later
+    would put stale values over these. The drift flag goes once no proposal is left.
+    """
+    await conn.execute(
+        """UPDATE item_parameters
+           SET status = CASE WHEN version = $2 THEN 'current' ELSE 'superseded' END
+           WHERE item_id = $1
+             AND (version = $2 OR status = 'current' OR (status = 'proposed' AND version < $2))""",
+        item_id,
+        version,
+    )
+    done = await conn.execute(
+        """UPDATE items i SET a = p.a, b = p.b, c = p.c, param_version = p.version,
+                  updated_at = now()
+           FROM item_parameters p WHERE i.id = $1 AND p.item_id = $1 AND p.version = $2""",
+        item_id,
+        version,
+    )
+    assert done == "UPDATE 1", f"item {item_id} has no version {version}"  # noqa: S101
+    await _settle_flag(conn, item_id)
+
+
+async def _settle_flag(conn: Connection, item_id: UUID) -> None:
+    await conn.execute(
+        """UPDATE items SET drift_flagged_at = NULL
+           WHERE id = $1 AND drift_flagged_at IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM item_parameters WHERE item_id = $1 AND status = 'proposed')""",
+        item_id,
     )
 
 
@@ -115,30 +179,18 @@ async def update_item(
                 "choices: the number of choices cannot change (answers refer to them)",
                 field="choices",
             )
-        version = item["param_version"]
         if body.params is not None:
-            version = await _next_version(conn, item_id)
-            await conn.execute(
-                "UPDATE item_parameters SET status = 'superseded' "
-                "WHERE item_id = $1 AND status = 'current'",
-                item_id,
-            )
-            item.update(a=body.params.a, b=body.params.b, c=body.params.c)
-            await _record_version(conn, item, version, "author", "current")
+            p = body.params
+            await record_version(conn, item_id, p.a, p.b, p.c, source="author", status="current")
         row = await fetch_returning(
             conn,
             f"""UPDATE items SET stem = coalesce($2, stem), choices = coalesce($3, choices),
-                       content_area = coalesce($4, content_area), a = $5, b = $6, c = $7,
-                       param_version = $8, updated_at = now()
+                       content_area = coalesce($4, content_area), updated_at = now()
                 WHERE id = $1 RETURNING {ITEM_COLUMNS}""",  # noqa: S608
             item_id,
             body.stem,
             body.choices,
             body.content_area,
-            item["a"],
-            item["b"],
-            item["c"],
-            version,
         )
         return dict(row)
 
@@ -150,13 +202,6 @@ async def retire_item(ctx: HubContext, actor: Actor, item_id: UUID) -> None:
         await conn.execute(
             "UPDATE items SET retired_at = now() WHERE id = $1 AND retired_at IS NULL", item_id
         )
-
-
-async def _next_version(conn: Connection, item_id: UUID) -> int:
-    value = await conn.fetchval(
-        "SELECT coalesce(max(version), 0) + 1 FROM item_parameters WHERE item_id = $1", item_id
-    )
-    return int(value)
 
 
 async def parameter_history(ctx: HubContext, actor: Actor, item_id: UUID) -> dict[str, Any]:
@@ -178,24 +223,27 @@ async def parameter_history(ctx: HubContext, actor: Actor, item_id: UUID) -> dic
 async def review_drift(
     ctx: HubContext, actor: Actor, item_id: UUID, version: int, accept: bool
 ) -> dict[str, Any]:
-    """A teacher decides on a proposed (drifted) parameter set: adopt it or keep the old one."""
+    """A teacher decides on a proposed (drifted) parameter set: adopt it or keep the old one.
+
+    Only a proposal newer than the item's current version is open to review: accepting an
+    older one would replace newer parameters with staler ones.
+    """
     async with ctx.db.acting(actor.user_id) as conn:
-        item = dict(await _item_for_staff(conn, actor, item_id, lock=True))
-        proposed = await conn.fetchrow(
-            "SELECT a, b, c FROM item_parameters "
-            "WHERE item_id = $1 AND version = $2 AND status = 'proposed' FOR UPDATE",
+        item = await _item_for_staff(conn, actor, item_id, lock=True)
+        status = await conn.fetchval(
+            "SELECT status FROM item_parameters WHERE item_id = $1 AND version = $2 FOR UPDATE",
             item_id,
             version,
         )
-        if proposed is None:
+        if status != "proposed":
             raise DomainError(
                 ErrorCode.CONFLICT, f"Version {version} of this item is not awaiting review"
             )
-        if accept:
-            await conn.execute(
-                "UPDATE item_parameters SET status = 'superseded' "
-                "WHERE item_id = $1 AND status = 'current'",
-                item_id,
+        if version < item["param_version"]:
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                f"Version {version} is older than the item's current version "
+                f"{item['param_version']}, so it can no longer be reviewed",
             )
         await conn.execute(
             """UPDATE item_parameters SET status = $3, reviewed_by = $4, reviewed_at = now()
@@ -205,23 +253,9 @@ async def review_drift(
             "current" if accept else "rejected",
             actor.user_id,
         )
-        still_open = await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM item_parameters WHERE item_id = $1 "
-            "AND status = 'proposed')",
-            item_id,
-        )
-        new = proposed if accept else item
-        row = await fetch_returning(
-            conn,
-            f"""UPDATE items SET a = $2, b = $3, c = $4, param_version = $5,
-                       drift_flagged_at = CASE WHEN $6 THEN drift_flagged_at END,
-                       updated_at = now()
-                WHERE id = $1 RETURNING {ITEM_COLUMNS}""",  # noqa: S608
-            item_id,
-            new["a"],
-            new["b"],
-            new["c"],
-            version if accept else item["param_version"],
-            still_open,
-        )
-        return dict(row)
+        if accept:
+            await make_current(conn, item_id, version)
+        else:
+            await _settle_flag(conn, item_id)
+        query = f"SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"  # noqa: S608 - constant columns
+        return dict(await fetch_returning(conn, query, item_id))

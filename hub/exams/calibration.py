@@ -13,19 +13,21 @@ slower on sparse data; ``py-irt`` is variational Bayes on torch/pyro and caps Py
 
 Parameters from two calibrations are only comparable when both are on one θ scale. Each call
 fixes the scale by assuming θ ~ N(0, 1) in the calibration sample, so calibrations of
-different populations must be linked (e.g. by anchor items) before :func:`drift` is read.
+different populations must be linked (:func:`stocking_lord`, :func:`rescale`) before
+:func:`drift` is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import mirt
 import numpy as np
 import numpy.typing as npt
 from mirt.estimation.priors import BetaPrior
+from scipy.optimize import least_squares  # type: ignore[import-untyped]
 
 from hub.exams.irt import D, FloatArray, normal_prior, prob, quadrature_grid
 
@@ -146,6 +148,58 @@ def calibrate(
         iterations=int(fit.n_iterations),
         log_likelihood=float(fit.log_likelihood),
     )
+
+
+def rescale(cal: Calibration, A: float, B: float) -> Calibration:
+    """``cal`` on the scale θ' = A·θ + B: b* = A·b + B, a* = a / A, c unchanged."""
+    if not (A > 0 and np.isfinite(A) and np.isfinite(B)):
+        raise ValueError(f"linking constants must be finite with A > 0, got A={A}, B={B}")
+    return replace(cal, a=cal.a / A, b=A * cal.b + B)
+
+
+def stocking_lord(
+    old: ItemParams, new: ItemParams, anchors: npt.ArrayLike | None = None
+) -> tuple[float, float]:
+    """Linking constants (A, B) that put ``new`` on the scale of ``old``: θ_old = A·θ_new + B.
+
+    Stocking–Lord: A and B minimise Σ_k w_k · (T_old(θ_k) − T_new*(θ_k))², the gap between the
+    anchors' test characteristic curves, with new* = :func:`rescale` (new, A, B) and w the
+    N(0, 1) density on the old scale (the weights of :func:`drift`). Matching whole curves
+    uses a and c as well as b and shrugs off items whose b ran to an extreme, where mean/sigma
+    on b does not; mean/sigma only gives the starting point. ``anchors`` is a boolean mask or
+    a list of indices (default: every item) and must name at least 2 items with finite
+    parameters.
+    """
+    if len(old.a) != len(new.a):
+        raise ValueError(f"old has {len(old.a)} items and new has {len(new.a)}")
+    pick = np.arange(len(old.a)) if anchors is None else np.asarray(anchors)
+    if pick.dtype == np.bool_:
+        pick = np.flatnonzero(pick)
+    a_old, b_old, c_old = old.a[pick], old.b[pick], old.c[pick]
+    a_new, b_new, c_new = new.a[pick], new.b[pick], new.c[pick]
+    finite = np.isfinite(np.stack([a_old, b_old, c_old, a_new, b_new, c_new])).all(axis=0)
+    if pick.size < 2 or not finite.all():
+        raise ValueError(
+            "linking needs at least 2 anchors, all with finite parameters; "
+            f"got {pick.size}, {int(finite.sum())} of them finite"
+        )
+    grid = quadrature_grid()
+    root_w = np.sqrt(normal_prior(grid))[:, None]
+    col = grid[:, None]
+    target = (root_w * prob(col, a_old, b_old, c_old)).sum(axis=1)
+
+    def residuals(x: FloatArray) -> FloatArray:
+        A, B = np.exp(x[0]), x[1]
+        out: FloatArray = target - (root_w * prob(col, a_new / A, A * b_new + B, c_new)).sum(1)
+        return out
+
+    sd_old, sd_new = float(np.std(b_old)), float(np.std(b_new))
+    A0 = float(np.clip(sd_old / sd_new, 0.2, 5.0)) if sd_old > 0 and sd_new > 0 else 1.0
+    B0 = float(np.clip(np.mean(b_old) - A0 * np.mean(b_new), -4.0, 4.0))
+    fit = least_squares(
+        residuals, [np.log(A0), B0], bounds=([np.log(0.1), -5.0], [np.log(10.0), 5.0])
+    )
+    return float(np.exp(fit.x[0])), float(fit.x[1])
 
 
 def drift(

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.db import Connection
+from hub.exams import bank
 
 _AREAS = ("덧셈 (addition)", "곱셈 (multiplication)")
 _BANK_SIZE = 40
@@ -57,16 +58,8 @@ async def seed_demo_exams(
             item["b"],
             item["c"],
         )
-        await conn.execute(
-            """INSERT INTO item_parameters (item_id, version, zone_id, org_id, a, b, c, source,
-                                            status)
-               VALUES ($1, 1, $2, $3, $4, $5, $6, 'author', 'current')""",
-            item_id,
-            zone_id,
-            org_id,
-            item["a"],
-            item["b"],
-            item["c"],
+        await bank.record_version(
+            conn, item_id, item["a"], item["b"], item["c"], source="author", status="current"
         )
         item_ids.append(item_id)
     exams = [

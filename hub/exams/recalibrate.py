@@ -1,7 +1,11 @@
 """Recalibrating an organization's item bank from the answers it collected (a worker job).
 
-Each item with enough responses gets a new parameter version. A version close to the current
-one (ICC RMSD below the threshold) becomes current at once; one that drifted is stored as
+Each item with enough responses gets a new parameter version. The calibration's θ scale is
+its own sample's (θ ~ N(0, 1) there), so the estimates are first linked onto the bank's
+stored scale, with the items themselves as anchors; otherwise a school half an SD above the
+authors' population would read as every item drifting, and a smaller shift would be adopted
+as a new scale for some items but not others. A linked version close to the current one (ICC
+RMSD at most the threshold) becomes current at once; one that drifted is stored as
 'proposed' and the item is flagged, so a teacher reviews it (`bank.review_drift`) before the
 CAT engine uses it. Runs in a system transaction: a scheduled job acts for no one user.
 """
@@ -18,13 +22,26 @@ import numpy as np
 from hub.context import Actor, HubContext
 from hub.db import Connection
 from hub.exams.access import require_staff
-from hub.exams.calibration import Calibration, Model, calibrate, drift
+from hub.exams.bank import record_version
+from hub.exams.calibration import (
+    Calibration,
+    ItemParams,
+    Model,
+    calibrate,
+    drift,
+    rescale,
+    stocking_lord,
+)
 from hub.exams.irt import FloatArray
 
 logger = logging.getLogger("dreamseed.exams")
 
 DRIFT_RMSD = 0.1
 """ICC RMSD (θ ~ N(0, 1) weights) above which an item is flagged: PISA's cut-off for misfit."""
+
+MIN_ANCHORS = 5
+"""Items needed to link a calibration to the stored scale. With fewer (calibrated, or left
+after purification) a moved population cannot be told from moved items: nothing is adopted."""
 
 # Estimates outside these bounds are clipped: a calibration on a few hundred answers can run
 # an item's a or b to the edge of the grid, and the CAT engine must never see that.
@@ -100,67 +117,64 @@ def _matrix(rows: list[Any], items: list[UUID]) -> FloatArray:
     return out
 
 
+def _clipped(cal: Calibration) -> Params:
+    return Params(
+        np.clip(np.nan_to_num(cal.a, nan=1.0), *_A_RANGE),
+        np.clip(np.nan_to_num(cal.b, nan=0.0), *_B_RANGE),
+        np.clip(np.nan_to_num(cal.c, nan=0.0), *_C_RANGE),
+    )
+
+
+def link(stored: ItemParams, fit: Calibration) -> tuple[Params, FloatArray, bool]:
+    """The estimates on the stored scale, their RMSD from the stored curves, and whether they
+    may be adopted without review.
+
+    Stocking–Lord constants from all items; items then more than DRIFT_RMSD from their
+    stored curves are dropped as anchors (they moved, and would drag the scale with them) and
+    the constants are computed again from the rest. With fewer than MIN_ANCHORS items the
+    estimates stay on the sample's own scale; with fewer than MIN_ANCHORS anchors left after
+    purification the first constants are kept. Either way every item is only proposed.
+    """
+    if len(fit.a) < MIN_ANCHORS:
+        new = _clipped(fit)
+        return new, drift(stored, new), False
+    new = _clipped(rescale(fit, *stocking_lord(stored, fit)))
+    anchors = drift(stored, new) <= DRIFT_RMSD
+    if int(anchors.sum()) < MIN_ANCHORS:
+        return new, drift(stored, new), False
+    new = _clipped(rescale(fit, *stocking_lord(stored, fit, anchors)))
+    return new, drift(stored, new), True
+
+
 async def _store(conn: Connection, items: list[UUID], fit: Calibration) -> tuple[int, int]:
-    current = {
-        r["id"]: r
-        for r in await conn.fetch(
-            "SELECT id, zone_id, org_id, a, b, c FROM items WHERE id = ANY($1::uuid[]) FOR UPDATE",
-            items,
+    rows = await conn.fetch(
+        "SELECT id, a, b, c FROM items WHERE id = ANY($1::uuid[]) FOR UPDATE", items
+    )
+    current = {r["id"]: r for r in rows}
+    stored = Params(*(np.array([current[i][k] for i in items]) for k in "abc"))
+    new, rmsd, linked = link(stored, fit)
+    if not linked:
+        logger.warning(
+            "%d items but fewer than %d stable anchors to link on: all proposed",
+            len(items),
+            MIN_ANCHORS,
         )
-    }
-    old = Params(
-        np.array([current[i]["a"] for i in items]),
-        np.array([current[i]["b"] for i in items]),
-        np.array([current[i]["c"] for i in items]),
-    )
-    new = Params(
-        np.clip(np.nan_to_num(fit.a, nan=1.0), *_A_RANGE),
-        np.clip(np.nan_to_num(fit.b, nan=0.0), *_B_RANGE),
-        np.clip(np.nan_to_num(fit.c, nan=0.0), *_C_RANGE),
-    )
-    rmsd = drift(old, new)
     adopted = flagged = 0
     for j, item_id in enumerate(items):
-        row = current[item_id]
-        drifted = bool(rmsd[j] > DRIFT_RMSD)
-        version = await conn.fetchval(
-            "SELECT coalesce(max(version), 0) + 1 FROM item_parameters WHERE item_id = $1", item_id
-        )
-        if not drifted:
-            await conn.execute(
-                "UPDATE item_parameters SET status = 'superseded' "
-                "WHERE item_id = $1 AND status = 'current'",
-                item_id,
-            )
-        await conn.execute(
-            """INSERT INTO item_parameters (item_id, version, zone_id, org_id, a, b, c, source,
-                                            status, n_responses, drift_rmsd)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 'calibration', $8, $9, $10)""",
+        adopt = linked and bool(rmsd[j] <= DRIFT_RMSD)
+        await record_version(
+            conn,
             item_id,
-            version,
-            row["zone_id"],
-            row["org_id"],
             float(new.a[j]),
             float(new.b[j]),
             float(new.c[j]),
-            "proposed" if drifted else "current",
-            int(fit.n[j]),
-            float(rmsd[j]),
+            source="calibration",
+            status="current" if adopt else "proposed",
+            n_responses=int(fit.n[j]),
+            drift_rmsd=float(rmsd[j]),
         )
-        if drifted:
-            flagged += 1
-            await conn.execute("UPDATE items SET drift_flagged_at = now() WHERE id = $1", item_id)
-        else:
-            adopted += 1
-            await conn.execute(
-                """UPDATE items SET a = $2, b = $3, c = $4, param_version = $5, updated_at = now()
-                   WHERE id = $1""",
-                item_id,
-                float(new.a[j]),
-                float(new.b[j]),
-                float(new.c[j]),
-                version,
-            )
+        adopted += adopt
+        flagged += not adopt
     return adopted, flagged
 
 
