@@ -253,3 +253,177 @@ async def test_tutor_refused_during_attempt_and_allowed_after(
     async with hub_ctx.db.acting(day.sitting.id) as conn:
         await policy.ensure_may_use_tutor(conn, day.sitting.id)
         assert await policy.active_exam_ids(conn, day.sitting.id) == []
+
+
+# --- the other way: reaching a student who sits an exam --------------------------------------
+
+
+async def _submit(api: httpx.AsyncClient, student: User, exam: dict[str, Any]) -> None:
+    done = await api.post(f"/exams/{exam['id']}/submit", headers=student.headers)
+    assert done.status_code == 200, done.text
+
+
+def _refused_as_recipient(response: httpx.Response) -> None:
+    assert response.status_code == 403, response.text
+    error = error_of(response)
+    assert error["code"] == "exam_in_progress" and "exam_id" not in error
+    assert "recipient of this message is sitting an exam" in error["message"]
+
+
+def test_peer_exams_sql_takes_parameter_numbers() -> None:
+    """The folded-in SQL call names the parameters it was given, in the function's order."""
+    sql = policy.peer_exams_sql(2, 1, 5)
+    assert sql == "app_conversation_sitting_exams($2, $1, $5::timestamptz)"
+
+
+async def test_classmate_not_started_cannot_message_sitting_student(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """REST: a classmate who has not started is refused a direct message to the sitting student."""
+    day = await exam_day(api, factory)
+    conv = await direct(factory, day.org, day.classmate, day.sitting)
+    before = await factory.snapshot()
+    _refused_as_recipient(await post(api, day.classmate, conv, "정답은 2번"))
+    assert await factory.snapshot() == before
+
+
+async def test_classmate_who_submitted_cannot_message_sitting_student(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A classmate who already handed the exam in still cannot reach one who sits it."""
+    day = await exam_day(api, factory)
+    await start(api, day.classmate, day.exam)
+    await _submit(api, day.classmate, day.exam)
+    conv = await direct(factory, day.org, day.classmate, day.sitting)
+    _refused_as_recipient(await post(api, day.classmate, conv, "정답은 2번"))
+    assert await factory.fetchval("SELECT count(*) FROM messages") == 0
+
+
+async def test_group_with_sitting_student_refused_for_classmate(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A classmate's message to a group holding the sitting student, the teacher and others."""
+    day = await exam_day(api, factory)
+    members = [day.sitting, day.classmate, day.other_class]
+    conv = str(await factory.conversation("group", day.org, [day.teacher], members))
+    _refused_as_recipient(await post(api, day.classmate, conv, "hello"))
+    assert await factory.fetchval("SELECT count(*) FROM messages") == 0
+
+
+@pytest.mark.parametrize("role", ["teacher", "parent", "tutor", "org_admin"])
+async def test_staff_and_parents_reach_the_sitting_student(
+    api: httpx.AsyncClient, factory: Factory, role: str
+) -> None:
+    """The teacher, a parent, a tutor and an org admin may message the student sitting it."""
+    day = await exam_day(api, factory)
+    sender = day.teacher if role == "teacher" else await factory.user(role, day.org)
+    conv = await direct(factory, day.org, sender, day.sitting)
+    response = await post(api, sender, conv, "힘내!")
+    assert response.status_code == 201, response.text
+
+
+async def test_student_outside_the_audience_reaches_the_sitting_student(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A student of another class, or only of another school, does not sit it: allowed."""
+    day = await exam_day(api, factory)
+    conv = await direct(factory, day.org, day.other_class, day.sitting)
+    response = await post(api, day.other_class, conv, "hi")
+    assert response.status_code == 201, response.text
+    # The sitting student also attends an academy; a student there only is no classmate.
+    academy = await factory.org()
+    await factory.fetch(
+        "INSERT INTO memberships (org_id, zone_id, user_id, role) VALUES ($1, $2, $3, 'student')",
+        academy.id,
+        academy.zone_id,
+        day.sitting.id,
+    )
+    elsewhere = await factory.user("student", academy)
+    conv = await direct(factory, academy, elsewhere, day.sitting)
+    response = await post(api, elsewhere, conv, "hi")
+    assert response.status_code == 201, response.text
+
+
+async def test_whole_school_exam_refuses_every_student_sender(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """An exam without a class is every student's: any student of the school is refused."""
+    day = await exam_day(api, factory, whole_school=True)
+    conv = await direct(factory, day.org, day.other_class, day.sitting)
+    _refused_as_recipient(await post(api, day.other_class, conv, "hi"))
+
+
+async def test_classmate_reaches_the_student_after_submitting(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Once the sitting student hands the exam in, the classmate's message goes."""
+    day = await exam_day(api, factory)
+    conv = await direct(factory, day.org, day.classmate, day.sitting)
+    _refused_as_recipient(await post(api, day.classmate, conv, "before"))
+    await _submit(api, day.sitting, day.exam)
+    response = await post(api, day.classmate, conv, "after")
+    assert response.status_code == 201, response.text
+
+
+async def test_classmate_reaches_the_student_once_time_is_up(
+    api: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    """Past the deadline (by the app clock), unswept, the classmate's message goes."""
+    day = await exam_day(api, factory, mode="cbt", time_limit_s=60)
+    conv = await direct(factory, day.org, day.classmate, day.sitting)
+    _refused_as_recipient(await post(api, day.classmate, conv, "during"))
+    clock.advance(seconds=61)
+    response = await post(api, day.classmate, conv, "after time")
+    assert response.status_code == 201, response.text
+
+
+async def test_socket_send_to_sitting_student_refused_with_error_ack(
+    api: httpx.AsyncClient, connect: Connect, factory: Factory
+) -> None:
+    """message.send from a classmate to the sitting student acks exam_in_progress; none stored."""
+    day = await exam_day(api, factory)
+    to_sitting = await direct(factory, day.org, day.classmate, day.sitting)
+    to_teacher = await direct(factory, day.org, day.classmate, day.teacher)
+    client = await connect(day.classmate)
+
+    def payload(conv: str) -> dict[str, Any]:
+        return {"conversation_id": conv, "client_msg_id": uuid.uuid4().hex, "content": "2번"}
+
+    refused = await client.call("message.send", payload(to_sitting))
+    assert refused["error"]["code"] == "exam_in_progress", refused
+    assert "exam_id" not in refused["error"]
+    accepted = await client.call("message.send", payload(to_teacher))
+    assert "error" not in accepted and accepted["seq"] == 1
+    assert await factory.fetchval("SELECT count(*) FROM messages") == 1
+
+
+async def test_edit_to_sitting_student_refused(api: httpx.AsyncClient, factory: Factory) -> None:
+    """A classmate's message from before the exam cannot be edited while the other sits it."""
+    org = await factory.org()
+    teacher = await factory.user("teacher", org)
+    sitting, classmate = await factory.user("student", org), await factory.user("student", org)
+    conv = await direct(factory, org, classmate, sitting)
+    sent = await post(api, classmate, conv, "see you at the exam")
+    assert sent.status_code == 201, sent.text
+    exam = await make_exam(api, teacher, org, await make_items(api, teacher, org, 1), "fixed")
+    await start(api, sitting, exam)
+    edit = await api.put(
+        f"/messages/{sent.json()['id']}", json={"content": "it's b"}, headers=classmate.headers
+    )
+    _refused_as_recipient(edit)
+    assert await factory.fetchval("SELECT content FROM messages") == "see you at the exam"
+
+
+async def test_send_facts_cross_rls_for_participants_only(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """The classmate cannot read the attempt, yet learns the exam id; a non-participant not."""
+    day = await exam_day(api, factory)
+    conv = UUID(await direct(factory, day.org, day.classmate, day.sitting))
+    async with hub_ctx.db.acting(day.classmate.id) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM attempts") == 0
+        facts = await policy.send_facts(conn, day.classmate.id, conv)
+    assert facts == policy.SendFacts(False, [UUID(day.exam["id"])])
+    async with hub_ctx.db.acting(day.other_class.id) as conn:
+        outsider = await policy.send_facts(conn, day.other_class.id, conv)
+    assert outsider == policy.SendFacts(False, ())

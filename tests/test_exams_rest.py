@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
+import pytest
 
 from hub.context import HubContext
+from hub.exams import adaptive
+from hub.exams.irt import ItemBank, eap
 from hub.seed import DEMO_PASSWORD, seed_demo
 from tests.exam_support import answer, make_exam, make_items, school, start
 from tests.support import Factory, FrozenClock, User, error_of
@@ -205,3 +209,35 @@ async def test_answer_review_waits_until_the_exam_closes(
         (items[0]["id"], True),
         (items[1]["id"], False),
     ]
+
+
+async def test_recalibration_mid_attempt_leaves_its_past_alone(
+    api: httpx.AsyncClient, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New parameters reach a running CAT attempt's next answers only: earlier answers keep the
+    parameters they were scored with, so the estimate does not jump."""
+    monkeypatch.setattr(adaptive, "POOL_TTL_S", 0.0)  # every answer sees the newest parameters
+    s = await school(factory)
+    params = [{"a": 1.5, "b": -1.5 + 0.3 * i, "c": 0.0} for i in range(11)]
+    items = await make_items(api, s.teacher, s.org, 11, params=params)
+    exam = await make_exam(api, s.teacher, s.org, items, "cat", cat={"top_k": 1, "max_items": 6})
+    view = await start(api, s.students[0], exam)
+    for _ in range(3):
+        response = await answer(api, s.students[0], view["id"], view["questions"][0]["item_id"], 1)
+        view = response.json()["attempt"]
+    for item in items:  # a recalibration makes every item much harder
+        changed = await api.put(
+            f"/items/{item['id']}", json={"params": {"a": 1.5, "b": 3.0}}, headers=s.teacher.headers
+        )
+        assert changed.status_code == 200, changed.text
+    await answer(api, s.students[0], view["id"], view["questions"][0]["item_id"], 1)
+    rows = await factory.fetch(
+        "SELECT correct, a, b, c, theta FROM answers WHERE attempt_id = $1 ORDER BY position",
+        UUID(view["id"]),
+    )
+    assert [r["b"] == 3.0 for r in rows] == [False, False, False, True]
+    stored = ItemBank.from_params(
+        [r["a"] for r in rows], [r["b"] for r in rows], [r["c"] for r in rows]
+    )
+    expected, _ = eap(stored, range(4), [r["correct"] for r in rows])
+    assert rows[-1]["theta"] == pytest.approx(expected, abs=1e-9)

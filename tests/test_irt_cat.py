@@ -204,6 +204,27 @@ def test_restore_from_responses() -> None:
     assert (again.theta, again.se) == pytest.approx((first.theta, first.se))
 
 
+def test_resume_keeps_the_parameters_answers_were_scored_with() -> None:
+    """resume() takes the past's likelihood as given: the same answers under recalibrated
+    parameters leave θ where the old parameters put it, and the items stay used."""
+    bank = _bank(60, seed=21)
+    rng = np.random.default_rng(22)
+    cat = CatBank(bank)
+    done = CatEngine(cat, rng, max_items=8, se_stop=0.01)
+    for _ in range(5):
+        item = done.next_item()
+        assert item is not None
+        done.update(item, bool(item % 2))
+    answered = list(zip(done.items, done.answers, strict=True))
+    then = posterior(bank, done.items, done.answers, cat.grid, cat.prior)
+    resumed = CatEngine(CatBank(_bank(60, seed=99)), rng, max_items=8, se_stop=0.01)
+    resumed.resume(answered, then)
+    assert (resumed.theta, resumed.se) == pytest.approx((done.theta, done.se))
+    assert resumed.items == done.items and resumed.next_item() not in done.items
+    with pytest.raises(ValueError, match="posterior"):
+        resumed.resume(answered, then[:-1])
+
+
 def test_selection_runs_on_a_10k_bank() -> None:
     """Selection on a 10,000-item bank works (speed itself is measured in loadtest/cat_bench.py)."""
     bank = _bank(10_000, seed=15)

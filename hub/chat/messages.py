@@ -81,10 +81,12 @@ async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[st
 
 # Everything the send rules need, in one round trip: the caller's role, whether this
 # client_msg_id was already stored, where reply_to points, staff status, the school's
-# profanity setting, and whether the sender sits an exam (then one more query decides).
+# profanity setting, and whether the sender sits an exam or another participant does (then
+# one more query decides).
 _SEND_CONTEXT = f"""
     SELECT c.kind::text AS kind, p.role::text AS role,
            {exam_policy.sitting_sql(1, 5)} AS in_exam,
+           {exam_policy.peer_exams_sql(2, 1, 5)} AS peer_exams,
            EXISTS (SELECT 1 FROM messages WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
            (SELECT conversation_id FROM messages WHERE id = $4) AS reply_conversation,
            EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = c.org_id
@@ -132,8 +134,8 @@ async def _insert(
         return {"stored": True}
     if not policy.may_post(facts["kind"], facts["role"]):
         raise forbidden("Only this announcement's admins may post in it")
-    if facts["in_exam"]:
-        await exam_policy.ensure_may_send(conn, actor.user_id, body.conversation_id, now)
+    exam = exam_policy.SendFacts(facts["in_exam"], facts["peer_exams"] or ())
+    await exam_policy.ensure_may_send(conn, actor.user_id, body.conversation_id, now, exam)
     if body.reply_to is not None and facts["reply_conversation"] != body.conversation_id:
         raise DomainError(
             ErrorCode.VALIDATION, "reply_to is not a message of this conversation", field="reply_to"

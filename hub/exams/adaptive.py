@@ -2,7 +2,9 @@
 by every hub process through Redis, and the next item chosen while the request waits.
 
 The pool's tables (P and information on the θ grid) are built once per process and exam and
-kept for POOL_TTL_S, so a newly accepted calibration reaches new answers within that time.
+kept for POOL_TTL_S, so a newly accepted calibration reaches new answers within that time. Each
+answer keeps the parameters it was scored with, and an attempt's estimate is rebuilt from
+those: a recalibration changes what comes next, never an attempt's past.
 Exposure is a soft control: counts are read and bumped in Redis around each pick, so two
 processes picking at the same instant may both give the same item (the cap overshoots by one).
 """
@@ -20,7 +22,7 @@ from redis.asyncio import Redis
 
 from hub.db import Connection
 from hub.exams.cat import CatBank, CatEngine, ExposureControl
-from hub.exams.irt import ItemBank
+from hub.exams.irt import FloatArray, ItemBank, posterior
 
 POOL_TTL_S = 30.0
 _ATTEMPTS_FIELD = "attempts"
@@ -45,6 +47,19 @@ class Step:
     theta: float
     se: float
     next_item: UUID | None
+    # The parameters the answer was scored with (None at the start).
+    scored_with: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A stored answer of the attempt, with the parameters it was scored with."""
+
+    item_id: UUID
+    correct: bool
+    a: float
+    b: float
+    c: float
 
 
 class AdaptiveExams:
@@ -92,16 +107,22 @@ class AdaptiveExams:
         conn: Connection,
         exam_id: UUID,
         settings: dict[str, Any],
-        previous: Sequence[tuple[UUID, bool]],
+        previous: Sequence[Scored],
         item_id: UUID,
         correct: bool,
     ) -> Step:
         """Rebuild the estimate from the stored answers, add this one, pick the next item."""
         pool = await self.pool(conn, exam_id)
         engine = await self._engine(pool, exam_id, settings)
-        engine.restore([(pool.index[i], c) for i, c in previous])
-        engine.update(pool.index[item_id], correct)
-        return await self._pick(pool, engine, exam_id)
+        engine.resume(
+            [(pool.index[p.item_id], p.correct) for p in previous], _posterior(pool, previous)
+        )
+        index = pool.index[item_id]
+        engine.update(index, correct)
+        step = await self._pick(pool, engine, exam_id)
+        bank = pool.cat.bank
+        scored = (float(bank.a[index]), float(bank.b[index]), float(bank.c[index]))
+        return Step(step.theta, step.se, step.next_item, scored)
 
     async def _engine(self, pool: Pool, exam_id: UUID, settings: dict[str, Any]) -> CatEngine:
         r_max = settings.get("r_max", 0.2)
@@ -137,3 +158,19 @@ class AdaptiveExams:
         if item is not None and engine.exposure is not None:
             await cast("Awaitable[int]", self._redis.hincrby(self._key_of(exam_id), str(item), 1))
         return Step(engine.theta, engine.se, item)
+
+
+def _posterior(pool: Pool, previous: Sequence[Scored]) -> FloatArray:
+    """The posterior on the pool's grid after the stored answers, each with its own parameters."""
+    if not previous:
+        return pool.cat.prior
+    scored_with = ItemBank.from_params(
+        [p.a for p in previous], [p.b for p in previous], [p.c for p in previous]
+    )
+    return posterior(
+        scored_with,
+        np.arange(len(previous)),
+        [p.correct for p in previous],
+        pool.cat.grid,
+        pool.cat.prior,
+    )

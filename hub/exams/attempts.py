@@ -22,6 +22,7 @@ from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 from hub.exams import deadlines
+from hub.exams.adaptive import Scored
 from hub.exams.endings import FinishedBy, clamped, finish, follow_up, tell_proctors_quietly
 from hub.exams.exams import exam_row
 from hub.exams.views import ATTEMPT_COLUMNS, attempt_view
@@ -184,7 +185,7 @@ def check_open(attempt: dict[str, Any], now: datetime) -> None:
 
 
 _ITEM_OF_EXAM = """
-    SELECT x.position, i.answer, i.points, cardinality(i.choices) AS n_choices,
+    SELECT x.position, i.answer, i.points, cardinality(i.choices) AS n_choices, i.a, i.b, i.c,
            EXISTS (SELECT 1 FROM answers WHERE attempt_id = $3 AND item_id = $2) AS answered
     FROM exam_items x JOIN items i ON i.id = x.item_id
     WHERE x.exam_id = $1 AND x.item_id = $2"""
@@ -216,13 +217,16 @@ async def answer(
                 field="choice",
             )
         correct = body.choice == item["answer"]
+        # CAT: the parameters the engine scored with (its pool may lag a recalibration).
+        scored_with = (item["a"], item["b"], item["c"])
         theta = se = None
         pending = None
         if exam["mode"] == "cat":
             previous = [
-                (r["item_id"], r["correct"])
+                Scored(**r)
                 for r in await conn.fetch(
-                    "SELECT item_id, correct FROM answers WHERE attempt_id = $1 ORDER BY position",
+                    "SELECT item_id, correct, a, b, c FROM answers "
+                    "WHERE attempt_id = $1 ORDER BY position",
                     attempt_id,
                 )
             ]
@@ -231,11 +235,12 @@ async def answer(
                     conn, exam["id"], exam["settings"], previous, body.item_id, correct
                 )
             theta, se, pending = step.theta, step.se, step.next_item
+            scored_with = step.scored_with or scored_with
         position = attempt["answered"]
         await conn.execute(
             """INSERT INTO answers (attempt_id, item_id, position, zone_id, org_id, student_id,
-                                    choice, correct, theta, se, answered_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                                    choice, correct, theta, se, answered_at, a, b, c)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
             attempt_id,
             body.item_id,
             position,
@@ -247,6 +252,7 @@ async def answer(
             theta,
             se,
             now,
+            *scored_with,
         )
         points = item["points"]
         row = await fetch_returning(

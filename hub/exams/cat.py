@@ -172,6 +172,21 @@ class CatEngine:
             self._apply(item, correct)
         self.theta, self.se = eap_from_posterior(self.cat.grid, self.post)
 
+    def resume(self, responses: Sequence[tuple[int, bool]], posterior: FloatArray) -> None:
+        """Rebuild the state from stored answers whose likelihood is already in `posterior`.
+
+        For answers scored with the parameters of their time: a recalibration of the bank
+        since then must not rewrite an attempt's past (see hub/exams/adaptive.py).
+        """
+        post = np.asarray(posterior, dtype=np.float64)
+        if post.shape != self.cat.grid.shape or not np.isfinite(post).all() or post.sum() <= 0:
+            raise ValueError("posterior must be positive weights on this bank's grid")
+        self._reset()
+        for item, correct in responses:
+            self._mark(item, correct)
+        self.post = post / post.sum()
+        self.theta, self.se = eap_from_posterior(self.cat.grid, self.post)
+
     def next_item(self, responses: Sequence[tuple[int, bool]] | None = None) -> int | None:
         """Index of the next item, or None when the test is over.
 
@@ -224,14 +239,17 @@ class CatEngine:
         return out
 
     def _apply(self, item: int, correct: bool) -> None:
+        self._mark(item, correct)
+        like = self.cat.p[:, item] if correct else self.cat.q[:, item]
+        post = self.post * like
+        self.post = post / post.sum()
+
+    def _mark(self, item: int, correct: bool) -> None:
+        """Count the answer (never the same item twice; content areas) without its likelihood."""
         if not 0 <= item < len(self.cat):
             raise ValueError(f"no item {item} in this bank")
         if not self._available[item]:
             raise ValueError(f"item {item} was already answered")
-        like = self.cat.p[:, item] if correct else self.cat.q[:, item]
-        post = self.post * like
-        total = post.sum()
-        self.post = post / total
         self._available[item] = False
         self.items.append(item)
         self.answers.append(bool(correct))
