@@ -3,7 +3,6 @@ stand-in and an aiosmtpd server: each parent reads them in their own language, o
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import time
@@ -23,11 +22,11 @@ from hub.exams import alerts
 from hub.notify.email import EmailSender
 from hub.notify.push import PushSender
 from hub.settings import Settings
+from tests.burst import run_burst
 from tests.exam_support import School, answer, make_exam, make_items, school, start
 from tests.fcm_standin import FcmStandIn
 from tests.support import Factory, FrozenClock, User
 from tests.test_email import Recorder, smtpd  # noqa: F401 - the SMTP server fixture
-from workers.main import WorkerSettings
 from workers.notify_jobs import notify_users
 
 KO_RESULT = "이민준 학생의 ‘수학 단원평가’ 결과: 2점 / 3점"
@@ -68,22 +67,9 @@ def _mailer(smtp: tuple[Recorder, int]) -> EmailSender:
 
 async def _run_worker(settings: Settings, ctx: dict[str, Any]) -> Worker:
     """Run the product's jobs waiting in the hub's queue with a burst worker."""
-    worker = Worker(
-        functions=WorkerSettings.functions,
-        redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
-        queue_name=ctx["hub"].keys.job_queue,
-        burst=True,
-        poll_delay=0.01,
-        ctx=dict(ctx),
-        handle_signals=False,
+    worker = await run_burst(
+        RedisSettings.from_dsn(settings.redis_dsn), ctx["hub"].keys.job_queue, ctx
     )
-    try:
-        await worker.main()
-    finally:
-        with warnings.catch_warnings():
-            # arq 0.28 calls redis-py's deprecated close(); nothing we can change here.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await worker.close()
     assert (worker.jobs_failed, worker.jobs_retried) == (0, 0)
     return worker
 

@@ -4,7 +4,6 @@ of their deadline, once; attempts not yet due (or extended) are left alone; pare
 from __future__ import annotations
 
 import secrets
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job
-from arq.worker import Worker
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
@@ -25,9 +23,9 @@ from hub.notify.push import PushSender
 from hub.proctor.actions import extend
 from hub.settings import Settings
 from schema.models.proctor import Extend
+from tests.burst import run_burst
 from tests.exam_support import School, answer, make_exam, make_items, school, start
 from tests.support import Factory, FrozenClock, error_of
-from workers.main import WorkerSettings
 
 
 @dataclass
@@ -45,22 +43,7 @@ class Burst:
             function, *args, _queue_name=self.name, _job_id=f"{self.name}:{secrets.token_hex(4)}"
         )
         assert job is not None
-        worker = Worker(
-            functions=WorkerSettings.functions,
-            redis_settings=self.settings,
-            queue_name=self.name,
-            burst=True,
-            ctx=dict(self.ctx),
-            poll_delay=0.01,
-            handle_signals=False,
-        )
-        try:
-            await worker.main()
-        finally:
-            # arq 0.28 closes its pool with redis' deprecated close().
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                await worker.close()
+        worker = await run_burst(self.settings, self.name, self.ctx)
         assert (worker.jobs_complete, worker.jobs_failed, worker.jobs_retried) == (1, 0, 0)
         return await job.result(timeout=5)
 

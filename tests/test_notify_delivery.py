@@ -4,7 +4,6 @@ FCM stand-in on 127.0.0.1, and a real SMTP server."""
 from __future__ import annotations
 
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from hub.context import HubContext
 from hub.notify.email import EmailSender
 from hub.notify.push import PushSender
 from hub.settings import Settings
+from tests.burst import run_burst
 from tests.fcm_standin import Behaviour, FcmStandIn
 from tests.sockets import Client
 from tests.support import Factory, User
@@ -51,23 +51,9 @@ def worker_ctx(hub_ctx: HubContext, push: PushSender) -> dict[str, Any]:
 
 async def _run_worker(settings: Settings, ctx: dict[str, Any]) -> Worker:
     """Run the product's worker functions in burst mode until the queue is empty."""
-    worker = Worker(
-        functions=WorkerSettings.functions,
-        redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
-        queue_name=ctx["hub"].keys.job_queue,
-        burst=True,
-        poll_delay=0.05,
-        ctx=dict(ctx),
-        handle_signals=False,
+    return await run_burst(
+        RedisSettings.from_dsn(settings.redis_dsn), ctx["hub"].keys.job_queue, ctx
     )
-    try:
-        await worker.main()
-    finally:
-        with warnings.catch_warnings():
-            # arq 0.28 calls redis-py's deprecated close(); nothing we can change here.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await worker.close()
-    return worker
 
 
 async def _device(factory: Factory, user: User, token: str) -> None:

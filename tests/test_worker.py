@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,8 +17,8 @@ from redis.asyncio import Redis
 
 from hub.context import HubContext
 from hub.settings import Settings
+from tests.burst import run_burst
 from tests.support import Factory, FrozenClock
-from workers.main import WorkerSettings
 
 
 @dataclass
@@ -36,26 +35,7 @@ class Queue:
 
     async def run(self) -> Worker:
         """Run a burst worker until the queue is empty, then close it."""
-        worker = Worker(
-            functions=WorkerSettings.functions,
-            redis_settings=self.settings,
-            queue_name=self.name,
-            burst=True,
-            ctx={"hub": self.hub},
-            poll_delay=0.01,
-            handle_signals=False,
-        )
-        try:
-            await worker.main()
-        finally:
-            # arq 0.28 closes its pool with redis' deprecated close(); the suite turns
-            # warnings into errors, so this one is let through here.
-            with warnings.catch_warnings():
-                warnings.filterwarnings(
-                    "ignore", message=r".*aclose\(\)", category=DeprecationWarning
-                )
-                await worker.close()
-        return worker
+        return await run_burst(self.settings, self.name, {"hub": self.hub})
 
 
 @pytest.fixture
