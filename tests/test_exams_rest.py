@@ -241,3 +241,20 @@ async def test_recalibration_mid_attempt_leaves_its_past_alone(
     )
     expected, _ = eap(stored, range(4), [r["correct"] for r in rows])
     assert rows[-1]["theta"] == pytest.approx(expected, abs=1e-9)
+
+
+async def test_another_class_exam_is_not_found_for_a_student(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A student outside an exam's class gets 404 for it, as it is missing from their list."""
+    s = await school(factory)
+    class_id = await factory.fetchval(
+        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, '3-2') RETURNING id",
+        s.org.id,
+        s.org.zone_id,
+    )
+    items = await make_items(api, s.teacher, s.org, 1)
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed", class_id=str(class_id))
+    outsider = await api.get(f"/exams/{exam['id']}", headers=s.students[0].headers)
+    assert outsider.status_code == 404 and error_of(outsider)["code"] == "not_found"
+    assert (await api.get(f"/exams/{exam['id']}", headers=s.teacher.headers)).status_code == 200

@@ -111,11 +111,21 @@ async def _shaped(conn: Connection, exam_id: UUID, staff: bool) -> dict[str, Any
     return exam
 
 
+# A class's exam is for its students and their parents (school-wide exams: for everyone).
+_SET_FOR_ME = """
+    SELECT $1::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM class_members m WHERE m.class_id = $1
+          AND (m.user_id = $2 OR m.user_id IN (SELECT app_child_ids())))"""
+
+
 async def get_exam(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[str, Any]:
     """Staff see the form and its settings; students and parents see the exam's outline."""
     async with ctx.db.acting(actor.user_id) as conn:
         exam = await exam_row(conn, exam_id)
-        return await _shaped(conn, exam_id, staff=await staff_of(conn, actor, exam["org_id"]))
+        staff = await staff_of(conn, actor, exam["org_id"])
+        if not staff and not await conn.fetchval(_SET_FOR_ME, exam["class_id"], actor.user_id):
+            raise not_found("Exam")  # another class's exam, as in the listing
+        return await _shaped(conn, exam_id, staff=staff)
 
 
 async def list_exams(ctx: HubContext, actor: Actor, query: ExamListQuery) -> list[dict[str, Any]]:

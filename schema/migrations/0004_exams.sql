@@ -54,8 +54,9 @@ CREATE TABLE exams (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     zone_id        uuid NOT NULL REFERENCES zones(id),
     org_id         uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-    -- Who sits it: one class, or every student of the organization.
-    class_id       uuid REFERENCES classes(id) ON DELETE SET NULL,
+    -- Who sits it: one class, or every student of the organization. RESTRICT: a deleted class
+    -- must not turn its exam into one for the whole school.
+    class_id       uuid REFERENCES classes(id) ON DELETE RESTRICT,
     created_by     uuid REFERENCES users(id) ON DELETE SET NULL,
     title          text NOT NULL,
     mode           exam_mode NOT NULL,
