@@ -258,3 +258,62 @@ async def test_another_class_exam_is_not_found_for_a_student(
     outsider = await api.get(f"/exams/{exam['id']}", headers=s.students[0].headers)
     assert outsider.status_code == 404 and error_of(outsider)["code"] == "not_found"
     assert (await api.get(f"/exams/{exam['id']}", headers=s.teacher.headers)).status_code == 200
+
+
+async def test_teacher_edits_the_window_and_releases_the_review(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A teacher renames an exam, allows another attempt and releases the answer review early;
+    a student may do none of it, and a window that closes before it opens is refused."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 2)
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed")
+    attempt = await start(api, s.students[0], exam)
+    await answer(api, s.students[0], attempt["id"], items[0]["id"], 1)
+    await api.post(f"/exams/{exam['id']}/submit", headers=s.students[0].headers)
+    url, student = f"/exams/{exam['id']}", s.students[0]
+    refused = await api.patch(url, json={"review_released": True}, headers=student.headers)
+    assert refused.status_code == 403 and error_of(refused)["code"] == "forbidden"
+    backwards = {"opens_at": "2027-01-02T09:00:00Z", "closes_at": "2027-01-01T09:00:00Z"}
+    bad = await api.patch(url, json=backwards, headers=s.teacher.headers)
+    assert bad.status_code == 422 and error_of(bad)["field"] == "closes_at"
+    review = await api.get(
+        f"{url}/results", params={"with_answers": "true"}, headers=student.headers
+    )
+    assert review.json()["attempts"][0]["answers"] is None
+
+    changed = await api.patch(
+        url,
+        json={"title": "중간고사 (재시험)", "max_attempts": 2, "review_released": True},
+        headers=s.teacher.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["title"], body["max_attempts"], body["review_released"]) == (
+        "중간고사 (재시험)",
+        2,
+        True,
+    )
+    review = await api.get(
+        f"{url}/results", params={"with_answers": "true"}, headers=student.headers
+    )
+    assert [a["correct"] for a in review.json()["attempts"][0]["answers"]] == [True]
+    again = await api.post(f"{url}/attempts", headers=student.headers)
+    assert again.status_code == 201 and again.json()["number"] == 2
+
+
+async def test_only_an_exam_nobody_sat_can_be_deleted(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Deleting a fresh exam works; one with attempts stays with its results (409)."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 1)
+    fresh = await make_exam(api, s.teacher, s.org, items, "fixed")
+    sat = await make_exam(api, s.teacher, s.org, items, "fixed")
+    await start(api, s.students[0], sat)
+    refused = await api.delete(f"/exams/{fresh['id']}", headers=s.students[0].headers)
+    assert refused.status_code == 403
+    assert (await api.delete(f"/exams/{fresh['id']}", headers=s.teacher.headers)).status_code == 204
+    assert (await api.get(f"/exams/{fresh['id']}", headers=s.teacher.headers)).status_code == 404
+    kept = await api.delete(f"/exams/{sat['id']}", headers=s.teacher.headers)
+    assert kept.status_code == 409 and error_of(kept)["code"] == "conflict"

@@ -17,6 +17,7 @@ from schema.models.exams import (
     ExamOut,
     ExamResults,
     ExamSubmit,
+    ExamUpdate,
     ItemCreate,
     ItemList,
     ItemListQuery,
@@ -153,6 +154,23 @@ async def get_exam(call: Call) -> dict[str, Any]:
 
 
 @endpoint(
+    "PATCH",
+    "/exams/{exam_id}",
+    summary="Rename, move the window, allow attempts, release the review",
+    body=ExamUpdate,
+    response=ExamOut,
+    tag="exams",
+)
+async def update_exam(call: Call) -> dict[str, Any]:
+    return await exams.update_exam(call.ctx, call.user, call.path_uuid("exam_id"), call.body)
+
+
+@endpoint("DELETE", "/exams/{exam_id}", summary="Delete an exam nobody has sat", tag="exams")
+async def delete_exam(call: Call) -> None:
+    await exams.delete_exam(call.ctx, call.user, call.path_uuid("exam_id"))
+
+
+@endpoint(
     "POST",
     "/exams/{exam_id}/attempts",
     summary="Start an attempt",
@@ -236,6 +254,8 @@ ENDPOINTS = [
     create_exam,
     list_exams,
     get_exam,
+    update_exam,
+    delete_exam,
     start_attempt,
     current_attempt,
     get_attempt,

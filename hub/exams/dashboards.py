@@ -148,7 +148,8 @@ _ATTEMPTS = """
                CASE WHEN a.status = 'submitted' THEN a.theta END AS theta,
                CASE WHEN a.status = 'submitted' THEN a.se END AS se,
                CASE WHEN a.status = 'submitted' AND e.mode = 'cat'
-                         AND e.closes_at <= $2 THEN coalesce((
+                         AND (e.closes_at <= $2 OR e.review_released_at IS NOT NULL)
+                    THEN coalesce((
                    SELECT jsonb_agg(jsonb_build_object('position', w.position,
                                                        'theta', w.theta, 'se', w.se,
                                                        'answered_at', w.answered_at)

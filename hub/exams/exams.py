@@ -9,12 +9,12 @@ from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.exams.access import require_staff, staff_of
-from schema.models.exams import CatSettings, ExamCreate, ExamListQuery
+from schema.models.exams import CatSettings, ExamCreate, ExamListQuery, ExamUpdate
 
 EXAM_COLUMNS = (
     "e.id, e.org_id, e.zone_id, e.class_id, e.title, e.mode::text AS mode, e.time_limit_s, "
     "e.max_attempts, e.settings, e.opens_at, e.closes_at, e.created_at, "
-    "e.item_count"
+    "e.item_count, e.review_released_at, e.review_released_at IS NOT NULL AS review_released"
 )
 
 
@@ -143,3 +143,50 @@ async def list_exams(ctx: HubContext, actor: Actor, query: ExamListQuery) -> lis
             actor.user_id,
         )
         return [dict(r) for r in rows]
+
+
+async def update_exam(
+    ctx: HubContext, actor: Actor, exam_id: UUID, body: ExamUpdate
+) -> dict[str, Any]:
+    """Rename, move the window, allow more attempts, release the answer review (staff)."""
+    fields = body.model_dump(exclude_unset=True)
+    async with ctx.db.acting(actor.user_id) as conn:
+        exam = await exam_row(conn, exam_id)
+        await require_staff(conn, actor, exam["org_id"], "change exams")
+        opens = fields.get("opens_at", exam["opens_at"])
+        closes = fields.get("closes_at", exam["closes_at"])
+        if opens is not None and closes is not None and opens >= closes:
+            raise DomainError(
+                ErrorCode.VALIDATION, "closes_at must come after opens_at", field="closes_at"
+            )
+        released = fields.get("review_released")
+        await conn.execute(
+            """UPDATE exams SET title = coalesce($2, title), opens_at = $3, closes_at = $4,
+                      max_attempts = coalesce($5, max_attempts),
+                      review_released_at = CASE WHEN $6::boolean IS NULL THEN review_released_at
+                                                WHEN $6 THEN coalesce(review_released_at, $7)
+                                           END
+               WHERE id = $1""",
+            exam_id,
+            fields.get("title"),
+            opens,
+            closes,
+            fields.get("max_attempts"),
+            released,
+            ctx.clock(),
+        )
+        return await _shaped(conn, exam_id, staff=True)
+
+
+async def delete_exam(ctx: HubContext, actor: Actor, exam_id: UUID) -> None:
+    """Delete an exam nobody has started (staff); one with attempts is kept for the record."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        exam = await exam_row(conn, exam_id)
+        await require_staff(conn, actor, exam["org_id"], "delete exams")
+        if await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM attempts WHERE exam_id = $1)", exam_id
+        ):
+            raise DomainError(
+                ErrorCode.CONFLICT, "Students have sat this exam: it stays, with their results"
+            )
+        await conn.execute("DELETE FROM exams WHERE id = $1", exam_id)

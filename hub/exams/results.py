@@ -2,8 +2,8 @@
 
 Which answers were right is the answer key in another form: a student who has finished could
 pass it to a classmate still sitting, or keep it for a retake. So students and parents see the
-answer review only once the exam has closed for everyone (`closes_at` passed); until then they
-see the score. Staff see everything at once.
+answer review only once the exam has closed for everyone (`closes_at` passed) or a teacher
+released it; until then they see the score. Staff see everything at once.
 """
 
 from __future__ import annotations
@@ -60,5 +60,7 @@ async def exam_results(
 
 
 def review_released(exam: dict[str, Any], now: datetime) -> bool:
-    """Students may review their answers once nobody can sit the exam any more."""
-    return exam["closes_at"] is not None and now >= exam["closes_at"]
+    """Students may review their answers once nobody can sit the exam any more, or once a
+    teacher released the review."""
+    closed = exam["closes_at"] is not None and now >= exam["closes_at"]
+    return closed or exam["review_released_at"] is not None

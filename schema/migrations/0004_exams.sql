@@ -68,8 +68,12 @@ CREATE TABLE exams (
     settings       jsonb NOT NULL DEFAULT '{}'::jsonb,
     opens_at       timestamptz,
     closes_at      timestamptz,
+    -- Students review which answers were right once the exam has closed, or earlier if a
+    -- teacher releases the review (hub/exams/results.py).
+    review_released_at timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    CHECK (mode <> 'cbt' OR time_limit_s IS NOT NULL)
+    CHECK (mode <> 'cbt' OR time_limit_s IS NOT NULL),
+    CHECK (opens_at IS NULL OR closes_at IS NULL OR opens_at < closes_at)
 );
 CREATE INDEX exams_org ON exams (org_id, created_at DESC);
 

@@ -188,10 +188,23 @@ class ExamOut(Response):
     item_count: int
     opens_at: datetime | None
     closes_at: datetime | None
+    review_released: bool
     created_at: datetime
     # Staff only (None for students).
     item_ids: list[UUID] | None = None
     cat: CatSettings | None = None
+
+
+class ExamUpdate(Request):
+    """What a teacher may change once an exam exists: its name, its window, how many attempts,
+    and whether students may review their answers now. The form and the mode stay as they are
+    (answers refer to them); a new window applies to attempts started afterwards."""
+
+    title: ShortText | None = None
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    review_released: bool | None = None
 
 
 class ExamList(Response):
