@@ -225,6 +225,28 @@ async def test_concurrent_starts_make_one_attempt(
     await refused.all_counted()
 
 
+async def test_concurrent_answers_to_one_question_store_one(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Three copies of one answer at once (a client retrying fast), in CBT and CAT: one is
+    stored, the others are told it was already answered, never 'out of order'."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 4)
+    for mode, extra in (("cbt", {"time_limit_s": 600}), ("cat", {"cat": {"max_items": 3}})):
+        exam = await make_exam(api, s.teacher, s.org, items, mode, **extra)
+        attempt = await start(api, s.students[0], exam)
+        item_id = attempt["questions"][0]["item_id"]
+        responses = await asyncio.gather(
+            *(answer(api, s.students[0], attempt["id"], item_id, 1) for _ in range(3))
+        )
+        codes = sorted("stored" if r.status_code == 201 else error_of(r)["code"] for r in responses)
+        assert codes == ["already_answered", "already_answered", "stored"], mode
+        rows = await factory.fetch(
+            "SELECT count(*) AS n FROM answers WHERE attempt_id = $1::uuid", attempt["id"]
+        )
+        assert rows[0]["n"] == 1
+
+
 async def test_teacher_of_another_organization(
     api: httpx.AsyncClient, factory: Factory, refused: Refusals
 ) -> None:

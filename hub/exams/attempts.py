@@ -25,7 +25,13 @@ from hub.exams import deadlines
 from hub.exams.adaptive import Scored
 from hub.exams.endings import FinishedBy, clamped, finish, follow_up, tell_proctors_quietly
 from hub.exams.exams import exam_row
-from hub.exams.views import ATTEMPT_COLUMNS, attempt_view
+from hub.exams.views import (
+    ATTEMPT_COLUMNS,
+    ATTEMPT_KEYS,
+    NEXT_QUESTION_COLUMNS,
+    attempt_view,
+    next_question,
+)
 from schema.models.exams import AnswerBody
 
 
@@ -165,11 +171,17 @@ async def load_attempt(
         + (" FOR UPDATE" if lock else ""),
         attempt_id,
     )
+    return dict(_check_visible(row, owner=owner, exam_id=exam_id))
+
+
+def _check_visible(
+    row: asyncpg.Record | None, *, owner: Actor | None = None, exam_id: UUID | None = None
+) -> asyncpg.Record:
     if row is None or (exam_id is not None and row["exam_id"] != exam_id):
         raise not_found("Attempt of this exam" if exam_id else "Attempt")
     if owner is not None and row["student_id"] != owner.user_id:
         raise forbidden("This attempt is not yours")
-    return dict(row)
+    return row
 
 
 def check_open(attempt: dict[str, Any], now: datetime) -> None:
@@ -184,11 +196,58 @@ def check_open(attempt: dict[str, Any], now: datetime) -> None:
         )
 
 
-_ITEM_OF_EXAM = """
-    SELECT x.position, i.answer, i.points, cardinality(i.choices) AS n_choices, i.a, i.b, i.c,
-           EXISTS (SELECT 1 FROM answers WHERE attempt_id = $3 AND item_id = $2) AS answered
-    FROM exam_items x JOIN items i ON i.id = x.item_id
-    WHERE x.exam_id = $1 AND x.item_id = $2"""
+# Everything an answer is judged by, in one round trip: the attempt, locked (FOR UPDATE OF a
+# serialises the answers to one attempt), its exam, the answered item, whether this attempt
+# answered it, the answers so far (CAT rebuilds θ from them) and the form's next item (CBT).
+# The sub-selects read the statement's snapshot, which predates a wait for the lock, while
+# the locked row is its latest version: `n_answers` < `answered` says a concurrent answer
+# committed in between (`_answer_context` then reads again).
+_ANSWER_CONTEXT = f"""
+    SELECT {ATTEMPT_COLUMNS}, e.id IS NOT NULL AS exam_found, e.mode::text AS mode, e.settings,
+           e.item_count, e.title, it.position AS item_position, it.answer AS key, it.points,
+           it.n_choices, it.a AS item_a, it.b AS item_b, it.c AS item_c,
+           EXISTS (SELECT 1 FROM answers WHERE attempt_id = a.id AND item_id = $2) AS item_answered,
+           so_far.n AS n_answers, so_far.items AS prev_items, so_far.correct AS prev_correct,
+           so_far.a AS prev_a, so_far.b AS prev_b, so_far.c AS prev_c,
+           CASE WHEN e.mode = 'cbt' THEN (
+               SELECT x.item_id FROM exam_items x
+               WHERE x.exam_id = e.id AND x.position = a.answered + 1) END AS next_in_form
+    FROM attempts a
+    LEFT JOIN exams e ON e.id = a.exam_id
+    LEFT JOIN LATERAL (
+        SELECT x.position, i.answer, i.points, cardinality(i.choices) AS n_choices, i.a, i.b, i.c
+        FROM exam_items x JOIN items i ON i.id = x.item_id
+        WHERE x.exam_id = e.id AND x.item_id = $2) it ON true
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n,
+               array_agg(w.item_id ORDER BY w.position) FILTER (WHERE e.mode = 'cat') AS items,
+               array_agg(w.correct ORDER BY w.position) FILTER (WHERE e.mode = 'cat') AS correct,
+               array_agg(w.a ORDER BY w.position) FILTER (WHERE e.mode = 'cat') AS a,
+               array_agg(w.b ORDER BY w.position) FILTER (WHERE e.mode = 'cat') AS b,
+               array_agg(w.c ORDER BY w.position) FILTER (WHERE e.mode = 'cat') AS c
+        FROM answers w WHERE w.attempt_id = a.id) so_far
+    WHERE a.id = $1
+    FOR UPDATE OF a"""  # noqa: S608 - constant column list
+
+# The write, in one statement: store the answer, move the attempt on, and read the question
+# it shows next (a CAT pick or the form's next item; $18 is NULL when there is none).
+_ANSWER_WRITE = f"""
+    WITH stored AS (
+        INSERT INTO answers (attempt_id, item_id, position, zone_id, org_id, student_id,
+                             choice, correct, theta, se, answered_at, a, b, c)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ), moved AS (
+        UPDATE attempts a SET answered = answered + 1,
+               score = score + CASE WHEN $8 THEN $15::int ELSE 0 END,
+               max_score = max_score + CASE WHEN $16::bool THEN $15::int ELSE 0 END,
+               theta = coalesce($9, theta), se = coalesce($10, se), pending_item = $17
+        WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}
+    )
+    SELECT moved.*, {NEXT_QUESTION_COLUMNS} FROM moved
+    LEFT JOIN exam_items x ON x.exam_id = moved.exam_id AND x.item_id = $18::uuid
+    LEFT JOIN items i ON i.id = x.item_id"""  # noqa: S608 - constant column lists
+
+_EXAM_KEYS = ("mode", "settings", "item_count", "title")
 
 
 async def answer(
@@ -196,38 +255,45 @@ async def answer(
 ) -> dict[str, Any]:
     """Record one answer; for CAT, update θ and pick the next item in the same transaction."""
     finished: dict[str, Any] | None = None
-    async with ctx.db.acting(actor.user_id) as conn:
-        attempt = await load_attempt(conn, attempt_id, lock=True, owner=actor)
+    # Hot path: four round trips (BEGIN with the acting user, `_ANSWER_CONTEXT`,
+    # `_ANSWER_WRITE`, COMMIT), one more when the answer ends the attempt.
+    async with ctx.db.acting_lean(actor.user_id) as conn:
+        facts = await _answer_context(conn, actor, attempt_id, body.item_id)
+        attempt = {k: facts[k] for k in ATTEMPT_KEYS}
         # Read after the lock: an answer that waited on it must not slip past the deadline.
         now = ctx.clock()
         check_open(attempt, now)
-        exam = await exam_row(conn, attempt["exam_id"])
-        item = await conn.fetchrow(_ITEM_OF_EXAM, exam["id"], body.item_id, attempt_id)
-        if item is None:
+        if not facts["exam_found"]:
+            raise not_found("Exam")
+        exam = {"id": attempt["exam_id"], **{k: facts[k] for k in _EXAM_KEYS}}
+        if facts["item_position"] is None:
             raise DomainError(
                 ErrorCode.VALIDATION, "item_id is not a question of this exam", field="item_id"
             )
-        if item["answered"]:
+        if facts["item_answered"]:
             raise DomainError(ErrorCode.ALREADY_ANSWERED, "This question was already answered")
-        _check_turn(exam["mode"], attempt, body.item_id, item["position"])
-        if body.choice >= item["n_choices"]:
+        _check_turn(exam["mode"], attempt, body.item_id, facts["item_position"])
+        if body.choice >= facts["n_choices"]:
             raise DomainError(
                 ErrorCode.VALIDATION,
-                f"choice must be below {item['n_choices']} for this question",
+                f"choice must be below {facts['n_choices']} for this question",
                 field="choice",
             )
-        correct = body.choice == item["answer"]
+        correct = body.choice == facts["key"]
         # CAT: the parameters the engine scored with (its pool may lag a recalibration).
-        scored_with = (item["a"], item["b"], item["c"])
+        scored_with = (facts["item_a"], facts["item_b"], facts["item_c"])
         theta = se = None
         pending = None
         if exam["mode"] == "cat":
             previous = [
-                Scored(**r)
-                for r in await conn.fetch(
-                    "SELECT item_id, correct, a, b, c FROM answers "
-                    "WHERE attempt_id = $1 ORDER BY position",
-                    attempt_id,
+                Scored(*p)
+                for p in zip(
+                    facts["prev_items"] or (),
+                    facts["prev_correct"] or (),
+                    facts["prev_a"] or (),
+                    facts["prev_b"] or (),
+                    facts["prev_c"] or (),
+                    strict=True,
                 )
             ]
             with metrics.CAT_SELECTION.time():
@@ -237,10 +303,9 @@ async def answer(
             theta, se, pending = step.theta, step.se, step.next_item
             scored_with = step.scored_with or scored_with
         position = attempt["answered"]
-        await conn.execute(
-            """INSERT INTO answers (attempt_id, item_id, position, zone_id, org_id, student_id,
-                                    choice, correct, theta, se, answered_at, a, b, c)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+        row = await fetch_returning(
+            conn,
+            _ANSWER_WRITE,
             attempt_id,
             body.item_id,
             position,
@@ -253,29 +318,19 @@ async def answer(
             se,
             now,
             *scored_with,
-        )
-        points = item["points"]
-        row = await fetch_returning(
-            conn,
-            f"""UPDATE attempts a SET answered = answered + 1,
-                       score = score + CASE WHEN $2 THEN $3::int ELSE 0 END,
-                       max_score = max_score + CASE WHEN $4 THEN $3::int ELSE 0 END,
-                       theta = coalesce($5, theta), se = coalesce($6, se), pending_item = $7
-                WHERE id = $1 RETURNING {ATTEMPT_COLUMNS}""",  # noqa: S608
-            attempt_id,
-            correct,
-            points,
+            facts["points"],
             exam["mode"] == "cat",
-            theta,
-            se,
             pending,
+            pending if exam["mode"] == "cat" else facts["next_in_form"],
         )
-        attempt = dict(row)
+        attempt = {k: row[k] for k in ATTEMPT_KEYS}
+        # Fixed forms list every unanswered question: `attempt_view` reads them.
+        questions = None if exam["mode"] == "fixed" else next_question(row, attempt)
         if _complete(exam, attempt):
             by: FinishedBy = "cat_stop" if exam["mode"] == "cat" else "student"
             finished = await finish(conn, attempt_id, now, by)
             attempt = finished or attempt
-        view = await attempt_view(conn, attempt, exam, now)
+        view = await attempt_view(conn, attempt, exam, now, questions)
     metrics.EXAM_EVENTS.labels("answered").inc()
     await tell_proctors_quietly(ctx, attempt, "answered")
     if finished is not None:
@@ -286,6 +341,17 @@ async def answer(
         "answered": position + 1,
         "attempt": view,
     }
+
+
+async def _answer_context(
+    conn: Connection, actor: Actor, attempt_id: UUID, item_id: UUID
+) -> asyncpg.Record:
+    row = _check_visible(await conn.fetchrow(_ANSWER_CONTEXT, attempt_id, item_id), owner=actor)
+    if row["n_answers"] < row["answered"]:
+        # A concurrent answer committed while this one waited for the lock; the lock is held
+        # now, so a second read sees it (and refuses a repeat as `already_answered`).
+        row = _check_visible(await conn.fetchrow(_ANSWER_CONTEXT, attempt_id, item_id))
+    return row
 
 
 def _check_turn(mode: str, attempt: dict[str, Any], item_id: UUID, position: int) -> None:
