@@ -176,6 +176,7 @@ async def test_cat_exposure_is_shared_across_attempts(
     counts: dict[bytes, bytes] = await hub_ctx.redis.hgetall(key)  # type: ignore[misc]
     assert int(counts[b"attempts"]) == 4
     assert sum(int(v) for k, v in counts.items() if k != b"attempts") == 4
+    assert 0 < await hub_ctx.redis.ttl(key) <= adaptive.EXPOSURE_TTL_S
 
 
 async def test_answer_review_waits_until_the_exam_closes(

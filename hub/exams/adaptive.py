@@ -5,8 +5,9 @@ The pool's tables (P and information on the θ grid) are built once per process 
 kept for POOL_TTL_S, so a newly accepted calibration reaches new answers within that time. Each
 answer keeps the parameters it was scored with, and an attempt's estimate is rebuilt from
 those: a recalibration changes what comes next, never an attempt's past.
-Exposure is a soft control: counts are read and bumped in Redis around each pick, so two
-processes picking at the same instant may both give the same item (the cap overshoots by one).
+Exposure is a soft control: counts are read from Redis for each pick and bumped after the
+commit, so two processes picking at the same instant may both give the same item (the cap
+overshoots by one).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from hub.exams.cat import CatBank, CatEngine, ExposureControl
 from hub.exams.irt import FloatArray, ItemBank, posterior
 
 POOL_TTL_S = 30.0
+# An exam's exposure counts outlive its last use by this long (then the hash expires).
+EXPOSURE_TTL_S = 90 * 24 * 3600
 _ATTEMPTS_FIELD = "attempts"
 
 
@@ -95,12 +98,10 @@ class AdaptiveExams:
         return pool
 
     async def start(self, conn: Connection, exam_id: UUID, settings: dict[str, Any]) -> Step:
-        """A new attempt: count it for exposure and pick the first item (θ = 0)."""
+        """A new attempt: pick the first item (θ = 0), counting the attempt as begun."""
         pool = await self.pool(conn, exam_id)
-        key = self._key_of(exam_id)
-        await cast("Awaitable[int]", self._redis.hincrby(key, _ATTEMPTS_FIELD, 1))
-        engine = await self._engine(pool, exam_id, settings)
-        return await self._pick(pool, engine, exam_id)
+        engine = await self._engine(pool, exam_id, settings, starting=True)
+        return self._pick(pool, engine)
 
     async def answer(
         self,
@@ -119,12 +120,14 @@ class AdaptiveExams:
         )
         index = pool.index[item_id]
         engine.update(index, correct)
-        step = await self._pick(pool, engine, exam_id)
+        step = self._pick(pool, engine)
         bank = pool.cat.bank
         scored = (float(bank.a[index]), float(bank.b[index]), float(bank.c[index]))
         return Step(step.theta, step.se, step.next_item, scored)
 
-    async def _engine(self, pool: Pool, exam_id: UUID, settings: dict[str, Any]) -> CatEngine:
+    async def _engine(
+        self, pool: Pool, exam_id: UUID, settings: dict[str, Any], *, starting: bool = False
+    ) -> CatEngine:
         r_max = settings.get("r_max", 0.2)
         exposure = None
         if r_max is not None:
@@ -141,6 +144,8 @@ class AdaptiveExams:
         )
         if exposure is not None:
             await self._load_exposure(exam_id, pool, exposure)
+            # The attempt being started is not counted in Redis until it commits.
+            exposure.attempts += int(starting)
         return engine
 
     async def _load_exposure(self, exam_id: UUID, pool: Pool, exposure: ExposureControl) -> None:
@@ -152,12 +157,25 @@ class AdaptiveExams:
         exposure.attempts = int(raw[0] or 1)
         exposure.counts[:] = [int(v or 0) for v in raw[1:]]
 
-    async def _pick(self, pool: Pool, engine: CatEngine, exam_id: UUID) -> Step:
+    def _pick(self, pool: Pool, engine: CatEngine) -> Step:
         index = engine.next_item()
         item = None if index is None else pool.item_ids[index]
-        if item is not None and engine.exposure is not None:
-            await cast("Awaitable[int]", self._redis.hincrby(self._key_of(exam_id), str(item), 1))
         return Step(engine.theta, engine.se, item)
+
+    async def count_exposure(self, exam_id: UUID, item: UUID | None, *, started: bool) -> None:
+        """After the commit: the attempt (if it `started`) and the item shown count for exposure.
+
+        Counted only for what was committed (a start that lost a race is not counted); the hash
+        lives EXPOSURE_TTL_S after its last use, so finished exams do not stay in Redis.
+        """
+        key = self._key_of(exam_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if started:
+                pipe.hincrby(key, _ATTEMPTS_FIELD, 1)
+            if item is not None:
+                pipe.hincrby(key, str(item), 1)
+            pipe.expire(key, EXPOSURE_TTL_S)
+            await pipe.execute()
 
 
 def _posterior(pool: Pool, previous: Sequence[Scored]) -> FloatArray:

@@ -11,6 +11,7 @@ is hub/proctor/actions.py.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,8 @@ from hub.exams.views import (
     next_question,
 )
 from schema.models.exams import AnswerBody
+
+logger = logging.getLogger("dreamseed.exams")
 
 
 async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[str, Any]:
@@ -79,6 +82,8 @@ async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[st
             ErrorCode.CONFLICT, "An attempt at this exam is already in progress"
         ) from None
     metrics.EXAM_EVENTS.labels("started").inc()
+    if exam["mode"] == "cat":
+        await _count_exposure(ctx, exam_id, pending, started=True)
     if deadline is not None:
         await deadlines.schedule(ctx, attempt["id"], deadline)
     await tell_proctors_quietly(ctx, dict(attempt), "started")
@@ -332,6 +337,8 @@ async def answer(
             attempt = finished or attempt
         view = await attempt_view(conn, attempt, exam, now, questions)
     metrics.EXAM_EVENTS.labels("answered").inc()
+    if exam["mode"] == "cat":
+        await _count_exposure(ctx, attempt["exam_id"], attempt["pending_item"], started=False)
     await tell_proctors_quietly(ctx, attempt, "answered")
     if finished is not None:
         await follow_up(ctx, finished, exam["title"])
@@ -400,3 +407,13 @@ async def submit(
         view = await attempt_view(conn, finished, exam, now)
     await follow_up(ctx, finished, exam["title"])
     return view
+
+
+async def _count_exposure(
+    ctx: HubContext, exam_id: UUID, item: UUID | None, *, started: bool
+) -> None:
+    """Exposure is a soft control: a count lost to a Redis failure must not fail the answer."""
+    try:
+        await ctx.adaptive.count_exposure(exam_id, item, started=started)
+    except Exception:
+        logger.exception("exposure count for exam %s was not recorded", exam_id)
