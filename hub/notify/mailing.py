@@ -4,6 +4,7 @@ and one digest per person for what stayed unread too long (never one e-mail per 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -39,30 +40,21 @@ async def announcement_emails(ctx: HubContext, sender: EmailSender, dedup_key: s
             dedup_key,
         )
     link, settings_url = _links(ctx)
-    messages = [
-        sender.compose(
-            templates.announcement(
-                r["language"],
-                school_name=r["school"],
-                teacher_name=r["teacher"] or "",
-                title=r["conversation"] or "",
-                body=r["content"] or "",
-                link=link,
-                settings_url=settings_url,
-            ),
-            to=r["email"],
-            to_name=r["display_name"],
-            unsubscribe_url=settings_url,
-        )
-        for r in rows
-    ]
-    results = await sender.send_many(messages) if messages else []
-    sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.outcome == Outcome.OK]
-    async with ctx.db.system() as conn:
-        await conn.execute(
-            "UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])", sent
-        )
-    return len(sent)
+    sent, _ = await _mail_notifications(
+        ctx,
+        sender,
+        rows,
+        lambda r: templates.announcement(
+            r["language"],
+            school_name=r["school"],
+            teacher_name=r["teacher"] or "",
+            title=r["conversation"] or "",
+            body=r["content"] or "",
+            link=link,
+            settings_url=settings_url,
+        ),
+    )
+    return sent
 
 
 async def exam_result_emails(ctx: HubContext, sender: EmailSender, dedup_key: str) -> int:
@@ -86,33 +78,24 @@ async def exam_result_emails(ctx: HubContext, sender: EmailSender, dedup_key: st
         )
     base = ctx.settings.public_url.rstrip("/")
     _, settings_url = _links(ctx)
-    messages = [
-        sender.compose(
-            templates.exam_result(
-                r["language"],
-                child_name=r["child"],
-                exam_title=r["exam"],
-                score=r["score"],
-                max_score=r["max_score"],
-                link=f"{base}/app/exams/{r['exam_id']}/results",
-                settings_url=settings_url,
-            ),
-            to=r["email"],
-            to_name=r["display_name"],
-            unsubscribe_url=settings_url,
-        )
-        for r in rows
-    ]
-    results = await sender.send_many(messages) if messages else []
-    sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.outcome == Outcome.OK]
-    async with ctx.db.system() as conn:
-        await conn.execute(
-            "UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])", sent
-        )
+    sent, results = await _mail_notifications(
+        ctx,
+        sender,
+        rows,
+        lambda r: templates.exam_result(
+            r["language"],
+            child_name=r["child"],
+            exam_title=r["exam"],
+            score=r["score"],
+            max_score=r["max_score"],
+            link=f"{base}/app/exams/{r['exam_id']}/results",
+            settings_url=settings_url,
+        ),
+    )
     retry = next((res for res in results if res.outcome == Outcome.RETRY), None)
     if retry is not None:
         raise EmailDeliveryError(retry)
-    return len(sent)
+    return sent
 
 
 async def send_digests(ctx: HubContext, sender: EmailSender) -> int:
@@ -180,3 +163,27 @@ async def send_digests(ctx: HubContext, sender: EmailSender) -> int:
     if retry:
         logger.warning("%d digest e-mail(s) will be retried on the next run", retry)
     return len(done)
+
+
+async def _mail_notifications(
+    ctx: HubContext,
+    sender: EmailSender,
+    rows: list[Any],
+    render: Callable[[Any], templates.RenderedEmail],
+) -> tuple[int, list[Any]]:
+    """E-mail one rendered message per notification row; mark those sent (`emailed_at`), so a
+    re-run mails only the rest. Returns how many were sent, and every result."""
+    settings_url = _links(ctx)[1]
+    messages = [
+        sender.compose(
+            render(r), to=r["email"], to_name=r["display_name"], unsubscribe_url=settings_url
+        )
+        for r in rows
+    ]
+    results = await sender.send_many(messages) if messages else []
+    sent = [r["id"] for r, res in zip(rows, results, strict=True) if res.outcome == Outcome.OK]
+    async with ctx.db.system() as conn:
+        await conn.execute(
+            "UPDATE notifications SET emailed_at = now() WHERE id = ANY($1::uuid[])", sent
+        )
+    return len(sent), list(results)
