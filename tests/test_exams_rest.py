@@ -318,3 +318,35 @@ async def test_only_an_exam_nobody_sat_can_be_deleted(
     assert (await api.get(f"/exams/{fresh['id']}", headers=s.teacher.headers)).status_code == 404
     kept = await api.delete(f"/exams/{sat['id']}", headers=s.teacher.headers)
     assert kept.status_code == 409 and error_of(kept)["code"] == "conflict"
+
+
+async def test_review_waits_while_anyone_may_still_answer(
+    api: httpx.AsyncClient, factory: Factory, clock: FrozenClock
+) -> None:
+    """Closing the window early (or releasing the review) does not show a finished student the
+    key while a classmate's attempt can still be answered; it does once nobody can."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 2)
+    exam = await make_exam(api, s.teacher, s.org, items, "fixed", time_limit_s=3600)
+    sitting = await start(api, s.students[1], exam)  # deadline in an hour
+    done = await start(api, s.students[0], exam)
+    await answer(api, s.students[0], done["id"], items[0]["id"], 1)
+    await api.post(f"/exams/{exam['id']}/submit", headers=s.students[0].headers)
+    early = {"closes_at": (clock.now + timedelta(minutes=1)).isoformat(), "review_released": True}
+    moved = await api.patch(f"/exams/{exam['id']}", json=early, headers=s.teacher.headers)
+    assert moved.status_code == 200, moved.text
+    clock.advance(minutes=2)  # past the new closing time; the classmate's deadline is not
+
+    async def review() -> Any:
+        response = await api.get(
+            f"/exams/{exam['id']}/results",
+            params={"with_answers": "true"},
+            headers=s.students[0].headers,
+        )
+        return response.json()["attempts"][0]["answers"]
+
+    assert await review() is None
+    still = await answer(api, s.students[1], sitting["id"], items[0]["id"], 1)
+    assert still.status_code == 201, still.text
+    await api.post(f"/exams/{exam['id']}/submit", headers=s.students[1].headers)
+    assert [a["correct"] for a in await review()] == [True]

@@ -228,6 +228,18 @@ def test_link_adopts_nothing_when_most_items_moved() -> None:
     np.testing.assert_allclose(new.b, TRUE_B, atol=1e-4)
 
 
+def test_link_survives_an_item_everyone_got_right() -> None:
+    """An item with an infinite difficulty estimate is never an anchor: the others still link,
+    and that item (clipped) is only proposed."""
+    stored = Params(TRUE_A, TRUE_B, np.zeros(8))
+    b = TRUE_B.copy()
+    b[0] = -np.inf
+    fit = Calibration("2pl", TRUE_A, b, np.zeros(8), np.full(8, 900), True, 10, 0.0)
+    new, rmsd, trusted = link(stored, fit)
+    assert trusted and np.isfinite(new.b).all()
+    assert rmsd[0] > 0.1 and float(rmsd[1:].max()) < 1e-3
+
+
 async def test_recalibration_skips_thin_items(
     api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
 ) -> None:

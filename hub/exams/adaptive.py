@@ -154,7 +154,7 @@ class AdaptiveExams:
             "Awaitable[list[bytes | None]]",
             self._redis.hmget(self._key_of(exam_id), [_ATTEMPTS_FIELD, *pool.fields]),
         )
-        exposure.attempts = int(raw[0] or 1)
+        exposure.attempts = int(raw[0] or 0)
         exposure.counts[:] = [int(v or 0) for v in raw[1:]]
 
     def _pick(self, pool: Pool, engine: CatEngine) -> Step:

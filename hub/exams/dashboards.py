@@ -149,6 +149,7 @@ _ATTEMPTS = """
                CASE WHEN a.status = 'submitted' THEN a.se END AS se,
                CASE WHEN a.status = 'submitted' AND e.mode = 'cat'
                          AND (e.closes_at <= $2 OR e.review_released_at IS NOT NULL)
+                         AND NOT app_exam_still_sat(e.id, $2)
                     THEN coalesce((
                    SELECT jsonb_agg(jsonb_build_object('position', w.position,
                                                        'theta', w.theta, 'se', w.se,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, not_found
@@ -91,8 +93,9 @@ async def _check_items(conn: Connection, body: ExamCreate) -> None:
             )
 
 
-async def exam_row(conn: Connection, exam_id: UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(f"SELECT {EXAM_COLUMNS} FROM exams e WHERE e.id = $1", exam_id)  # noqa: S608
+async def exam_row(conn: Connection, exam_id: UUID, *, lock: bool = False) -> dict[str, Any]:
+    query = f"SELECT {EXAM_COLUMNS} FROM exams e WHERE e.id = $1"  # noqa: S608
+    row = await conn.fetchrow(query + (" FOR UPDATE" if lock else ""), exam_id)
     if row is None:
         raise not_found("Exam")
     return dict(row)
@@ -153,6 +156,9 @@ async def update_exam(
     async with ctx.db.acting(actor.user_id) as conn:
         exam = await exam_row(conn, exam_id)
         await require_staff(conn, actor, exam["org_id"], "change exams")
+        # Locked and read again (only staff may lock it): two teachers' edits apply in turn,
+        # neither undoing the other's window.
+        exam = await exam_row(conn, exam_id, lock=True)
         opens = fields.get("opens_at", exam["opens_at"])
         closes = fields.get("closes_at", exam["closes_at"])
         if opens is not None and closes is not None and opens >= closes:
@@ -183,10 +189,16 @@ async def delete_exam(ctx: HubContext, actor: Actor, exam_id: UUID) -> None:
     async with ctx.db.acting(actor.user_id) as conn:
         exam = await exam_row(conn, exam_id)
         await require_staff(conn, actor, exam["org_id"], "delete exams")
-        if await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM attempts WHERE exam_id = $1)", exam_id
-        ):
-            raise DomainError(
-                ErrorCode.CONFLICT, "Students have sat this exam: it stays, with their results"
-            )
-        await conn.execute("DELETE FROM exams WHERE id = $1", exam_id)
+        sat = "SELECT EXISTS (SELECT 1 FROM attempts WHERE exam_id = $1)"
+        if await conn.fetchval(sat, exam_id):
+            raise _kept()
+        try:
+            await conn.execute("DELETE FROM exams WHERE id = $1", exam_id)
+        except asyncpg.ForeignKeyViolationError:
+            raise _kept() from None  # a student started it after the check
+
+
+def _kept() -> DomainError:
+    return DomainError(
+        ErrorCode.CONFLICT, "Students have sat this exam: it stays, with their results"
+    )

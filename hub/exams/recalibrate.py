@@ -135,11 +135,13 @@ def link(stored: ItemParams, fit: Calibration) -> tuple[Params, FloatArray, bool
     estimates stay on the sample's own scale; with fewer than MIN_ANCHORS anchors left after
     purification the first constants are kept. Either way every item is only proposed.
     """
-    if len(fit.a) < MIN_ANCHORS:
+    # An item everyone got right (or wrong) can come back with an infinite b: never an anchor.
+    finite = np.isfinite(fit.a) & np.isfinite(fit.b) & np.isfinite(fit.c)
+    if int(finite.sum()) < MIN_ANCHORS:
         new = _clipped(fit)
         return new, drift(stored, new), False
-    new = _clipped(rescale(fit, *stocking_lord(stored, fit)))
-    anchors = drift(stored, new) <= DRIFT_RMSD
+    new = _clipped(rescale(fit, *stocking_lord(stored, fit, finite)))
+    anchors = finite & (drift(stored, new) <= DRIFT_RMSD)
     if int(anchors.sum()) < MIN_ANCHORS:
         return new, drift(stored, new), False
     new = _clipped(rescale(fit, *stocking_lord(stored, fit, anchors)))

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import Actor, HubContext
+from hub.db import Connection
 from hub.exams.access import staff_of
 from hub.exams.exams import exam_row
 from schema.models.exams import ResultsQuery
@@ -52,15 +53,18 @@ async def exam_results(
                 [r["attempt_id"] for r in rows],
             ):
                 answers[a["attempt_id"]].append(dict(a))
-            released = review_released(exam, ctx.clock())
+            released = await review_released(conn, exam, ctx.clock())
             for row in rows:
                 if staff or (row["status"] == "submitted" and released):
                     row["answers"] = answers[row["attempt_id"]]
     return {"exam_id": exam_id, "mode": exam["mode"], "attempts": rows}
 
 
-def review_released(exam: dict[str, Any], now: datetime) -> bool:
-    """Students may review their answers once nobody can sit the exam any more, or once a
-    teacher released the review."""
+async def review_released(conn: Connection, exam: dict[str, Any], now: datetime) -> bool:
+    """Students may review their answers once the exam has closed or a teacher released the
+    review, and nobody can answer it any more (a moved window or a proctor's extension can
+    keep someone sitting past `closes_at`)."""
     closed = exam["closes_at"] is not None and now >= exam["closes_at"]
-    return closed or exam["review_released_at"] is not None
+    if not (closed or exam["review_released_at"] is not None):
+        return False
+    return not await conn.fetchval("SELECT app_exam_still_sat($1, $2)", exam["id"], now)

@@ -90,7 +90,8 @@ CREATE TABLE exam_items (
 
 CREATE TABLE attempts (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    exam_id        uuid NOT NULL REFERENCES exams(id) ON DELETE CASCADE,
+    -- RESTRICT: an exam somebody sat keeps its attempts, even against a racing delete.
+    exam_id        uuid NOT NULL REFERENCES exams(id) ON DELETE RESTRICT,
     zone_id        uuid NOT NULL,
     org_id         uuid NOT NULL,
     student_id     uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -273,4 +274,17 @@ BEGIN
                       WHERE me.conversation_id = p_conversation
                         AND me.user_id = app_user_id() AND me.left_at IS NULL));
 END
+$$;
+
+-- Whether anyone may still answer an exam: an active attempt with no deadline or one still
+-- ahead. The answer review waits for this to be false (hub/exams/results.py), and students
+-- cannot see each other's attempts under RLS, hence SECURITY DEFINER. It tells a member of
+-- the exam's organization only "someone is still sitting", nothing about whom.
+CREATE FUNCTION app_exam_still_sat(p_exam uuid, p_now timestamptz) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM attempts a JOIN exams e ON e.id = a.exam_id
+        WHERE a.exam_id = p_exam AND a.status = 'active'
+          AND (a.deadline_at IS NULL OR a.deadline_at > p_now)
+          AND e.org_id IN (SELECT app_org_ids()))
 $$;
