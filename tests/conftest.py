@@ -22,9 +22,12 @@ from api.app import create_app
 from hub.clock import utc_now
 from hub.context import HubContext
 from hub.embedded import EmbeddedServices
+from hub.notify.email import EmailSender
+from hub.notify.push import PushSender
 from hub.settings import Settings
 from hub.tokens import TokenIssuer
 from schema.migrate import migrate
+from tests.fcm_standin import FcmStandIn
 from tests.sockets import Client
 from tests.support import Factory, FrozenClock, User
 
@@ -187,3 +190,19 @@ async def connect(
 @pytest.fixture
 def factory(database_url: str, settings: Settings, clean: None) -> Factory:
     return Factory(database_url, TokenIssuer(settings.jwt_secret, settings.access_token_ttl_s))
+
+
+# Worker jobs that push: each module that uses these defines its own `fcm` stand-in fixture.
+@pytest.fixture
+async def push(fcm: FcmStandIn, tmp_path: Path) -> AsyncIterator[PushSender]:
+    """The real firebase-admin sender, aimed at the module's FCM stand-in."""
+    fcm.reset()
+    sender = PushSender(fcm.write_service_account(tmp_path / "sa.json"), endpoint=fcm.base_url)
+    yield sender
+    await sender.aclose()
+
+
+@pytest.fixture
+def worker_ctx(hub_ctx: HubContext, push: PushSender) -> dict[str, Any]:
+    """What the worker's jobs get in `ctx`: the in-process hub's resources, push, no e-mail."""
+    return {"hub": hub_ctx, "push": push, "email": EmailSender(None, 25), "job_try": 1}

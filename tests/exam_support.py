@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 
@@ -86,3 +87,23 @@ async def answer(
         json={"item_id": item_id, "choice": choice},
         headers=student.headers,
     )
+
+
+async def make_class(factory: Factory, org: Org, students: list[User]) -> UUID:
+    """A class of `org` with these students (made straight in the database)."""
+    class_id: UUID = await factory.fetchval(
+        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, $3) RETURNING id",
+        org.id,
+        org.zone_id,
+        f"3-{uuid4().hex[:4]}",
+    )
+    for user in students:
+        await factory.fetch(
+            "INSERT INTO class_members (class_id, org_id, zone_id, user_id, role) "
+            "VALUES ($1, $2, $3, $4, 'student')",
+            class_id,
+            org.id,
+            org.zone_id,
+            user.id,
+        )
+    return class_id

@@ -3,10 +3,9 @@ stand-in and an aiosmtpd server: each parent reads them in their own language, o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +19,6 @@ from arq.worker import Worker
 from hub.context import HubContext
 from hub.exams import alerts
 from hub.notify.email import EmailSender
-from hub.notify.push import PushSender
 from hub.settings import Settings
 from tests.burst import run_burst
 from tests.exam_support import School, answer, make_exam, make_items, school, start
@@ -46,19 +44,6 @@ def fcm() -> Iterator[FcmStandIn]:
     standin = FcmStandIn().start()
     yield standin
     standin.stop()
-
-
-@pytest.fixture
-async def push(fcm: FcmStandIn, tmp_path: Path) -> AsyncIterator[PushSender]:
-    fcm.reset()
-    sender = PushSender(fcm.write_service_account(tmp_path / "sa.json"), endpoint=fcm.base_url)
-    yield sender
-    await sender.aclose()
-
-
-@pytest.fixture
-def worker_ctx(hub_ctx: HubContext, push: PushSender) -> dict[str, Any]:
-    return {"hub": hub_ctx, "push": push, "email": EmailSender(None, 25), "job_try": 1}
 
 
 def _mailer(smtp: tuple[Recorder, int]) -> EmailSender:

@@ -16,7 +16,7 @@ from hub.context import HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.exams import policy
 from schema.models.accounts import OrgRole
-from tests.exam_support import make_exam, make_items, start
+from tests.exam_support import make_class, make_exam, make_items, start
 from tests.sockets import Client
 from tests.support import Factory, FrozenClock, Org, User, error_of, post
 
@@ -83,26 +83,6 @@ class ExamDay:
     attempt: dict[str, Any]
 
 
-async def _add_class(factory: Factory, org: Org, members: list[User]) -> UUID:
-    rows = await factory.fetch(
-        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, $3) RETURNING id",
-        org.id,
-        org.zone_id,
-        f"3-{uuid4().hex[:4]}",
-    )
-    class_id: UUID = rows[0]["id"]
-    for user in members:
-        await factory.fetch(
-            "INSERT INTO class_members (class_id, org_id, zone_id, user_id, role) "
-            "VALUES ($1, $2, $3, $4, 'student')",
-            class_id,
-            org.id,
-            org.zone_id,
-            user.id,
-        )
-    return class_id
-
-
 async def exam_day(
     api: httpx.AsyncClient, factory: Factory, *, whole_school: bool = False, **extra: Any
 ) -> ExamDay:
@@ -110,7 +90,7 @@ async def exam_day(
     teacher = await factory.user("teacher", org)
     sitting, classmate, other = [await factory.user("student", org) for _ in range(3)]
     if not whole_school:
-        extra["class_id"] = str(await _add_class(factory, org, [sitting, classmate]))
+        extra["class_id"] = str(await make_class(factory, org, [sitting, classmate]))
     items = await make_items(api, teacher, org, 2)
     exam = await make_exam(api, teacher, org, items, extra.pop("mode", "fixed"), **extra)
     attempt = await start(api, sitting, exam)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.exam_support import School, answer, make_exam, make_items, school, start
+from tests.exam_support import School, answer, make_class, make_exam, make_items, school, start
 from tests.support import Factory, FrozenClock, error_of
 
 SECRET_KEYS = frozenset({"answer", "a", "b", "c"})
@@ -322,19 +322,7 @@ async def test_student_outside_the_class(
 ) -> None:
     """An exam for one class refuses a student of the school who is not in it."""
     s = await school(factory)
-    class_id = await factory.fetchval(
-        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, '3-1') RETURNING id",
-        s.org.id,
-        s.org.zone_id,
-    )
-    await factory.fetch(
-        "INSERT INTO class_members (class_id, org_id, zone_id, user_id, role) "
-        "VALUES ($1, $2, $3, $4, 'student')",
-        class_id,
-        s.org.id,
-        s.org.zone_id,
-        s.students[0].id,
-    )
+    class_id = await make_class(factory, s.org, [s.students[0]])
     items = await make_items(api, s.teacher, s.org, 2)
     exam = await make_exam(api, s.teacher, s.org, items, "fixed", class_id=str(class_id))
     before = await factory.snapshot()

@@ -13,7 +13,7 @@ from hub.context import HubContext
 from hub.exams import adaptive
 from hub.exams.irt import ItemBank, eap
 from hub.seed import DEMO_PASSWORD, seed_demo
-from tests.exam_support import answer, make_exam, make_items, school, start
+from tests.exam_support import answer, make_class, make_exam, make_items, school, start
 from tests.support import Factory, FrozenClock, User, error_of
 
 
@@ -129,19 +129,7 @@ async def test_exam_list_shows_students_their_class_exams(
 ) -> None:
     """A class's exam is listed for its students and the teachers, not for other students."""
     s = await school(factory)
-    class_id = await factory.fetchval(
-        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, '3-1') RETURNING id",
-        s.org.id,
-        s.org.zone_id,
-    )
-    await factory.fetch(
-        "INSERT INTO class_members (class_id, org_id, zone_id, user_id, role) "
-        "VALUES ($1, $2, $3, $4, 'student')",
-        class_id,
-        s.org.id,
-        s.org.zone_id,
-        s.students[0].id,
-    )
+    class_id = await make_class(factory, s.org, [s.students[0]])
     items = await make_items(api, s.teacher, s.org, 1)
     school_wide = await make_exam(api, s.teacher, s.org, items, "fixed")
     for_class = await make_exam(api, s.teacher, s.org, items, "fixed", class_id=str(class_id))
@@ -249,11 +237,7 @@ async def test_another_class_exam_is_not_found_for_a_student(
 ) -> None:
     """A student outside an exam's class gets 404 for it, as it is missing from their list."""
     s = await school(factory)
-    class_id = await factory.fetchval(
-        "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, '3-2') RETURNING id",
-        s.org.id,
-        s.org.zone_id,
-    )
+    class_id = await make_class(factory, s.org, [])
     items = await make_items(api, s.teacher, s.org, 1)
     exam = await make_exam(api, s.teacher, s.org, items, "fixed", class_id=str(class_id))
     outsider = await api.get(f"/exams/{exam['id']}", headers=s.students[0].headers)

@@ -4,9 +4,8 @@ FCM stand-in on 127.0.0.1, and a real SMTP server."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +15,6 @@ from arq.worker import Worker
 
 from hub.context import HubContext
 from hub.notify.email import EmailSender
-from hub.notify.push import PushSender
 from hub.settings import Settings
 from tests.burst import run_burst
 from tests.fcm_standin import Behaviour, FcmStandIn
@@ -34,19 +32,6 @@ def fcm() -> Iterator[FcmStandIn]:
     standin.retry_after_s = 1
     yield standin
     standin.stop()
-
-
-@pytest.fixture
-async def push(fcm: FcmStandIn, tmp_path: Path) -> AsyncIterator[PushSender]:
-    fcm.reset()
-    sender = PushSender(fcm.write_service_account(tmp_path / "sa.json"), endpoint=fcm.base_url)
-    yield sender
-    await sender.aclose()
-
-
-@pytest.fixture
-def worker_ctx(hub_ctx: HubContext, push: PushSender) -> dict[str, Any]:
-    return {"hub": hub_ctx, "push": push, "email": EmailSender(None, 25), "job_try": 1}
 
 
 async def _run_worker(settings: Settings, ctx: dict[str, Any]) -> Worker:
