@@ -9,7 +9,8 @@ never repeats, and can be restricted by
 * randomesque selection: a uniform pick among the ``top_k`` most informative items;
 * exposure control (:class:`ExposureControl`, shared by every attempt on a bank): an item whose
   exposure rate has reached ``r_max`` is not eligible (the "restricted" method of Revuelta and
-  Ponsoda), which caps the maximum exposure rate at about ``r_max``;
+  Ponsoda), with the rate smoothed by pseudo-attempts so that it works from the first attempt;
+  the maximum exposure rate stays about ``r_max``;
 * content balancing: target shares per content area; each pick comes from the area furthest
   below its target (Kingsbury and Zara).
 
@@ -75,19 +76,39 @@ class CatBank:
 class ExposureControl:
     """Exposure counts shared by all attempts on one bank (keep one per bank version).
 
-    With ``r_max`` set, an item is eligible only while ``count < r_max · attempts``, so its
-    exposure rate stays below ``r_max + 1/attempts``. ``r_max=None`` only counts.
+    The restricted method (Revuelta & Ponsoda, 1998, "A comparison of item exposure control
+    methods in computerized adaptive testing", J. Educ. Meas. 35(4), 311-327) makes an item
+    ineligible once its exposure rate reaches ``r_max``. Its raw rate ``count / attempts`` is
+    useless for a small group: with r_max = 0.2 and two attempts, an item seen once has rate
+    0.5, so the second student of a class only gets what the first did not see, and the best
+    items stay locked until the fifth. We estimate the rate with additive smoothing instead
+    (a Beta(0, m) prior: ``warmup`` = m pseudo-attempts in which the item was not shown,
+    Lidstone's pseudo-counts), ``count / (attempts + m)``, and cap that: an item is eligible
+    while ``count < r_max · (attempts + m)``. With the default m = 1 / r_max this grants every
+    item one exposure beyond its share, so the first students of a class are served as well as
+    the later ones (tests/test_cat_class.py), and the rate stays below
+    ``r_max + 1/attempts``, which tends to ``r_max``. ``r_max=None`` only counts.
     """
 
     n_items: int
     r_max: float | None = 0.2
+    warmup: float | None = None
     counts: IntArray = field(init=False)
     attempts: int = 0
 
     def __post_init__(self) -> None:
         if self.r_max is not None and not 0.0 < self.r_max <= 1.0:
             raise ValueError("r_max must lie in (0, 1]")
+        if self.warmup is not None and self.warmup < 0:
+            raise ValueError("warmup must not be negative")
         self.counts = np.zeros(self.n_items, dtype=np.int64)
+
+    @property
+    def pseudo_attempts(self) -> float:
+        """m, the smoothing prior's weight (1 / r_max unless set)."""
+        if self.warmup is not None:
+            return self.warmup
+        return 0.0 if self.r_max is None else 1.0 / self.r_max
 
     def start_attempt(self) -> None:
         self.attempts += 1
@@ -99,7 +120,8 @@ class ExposureControl:
         """Mask of items below the cap, or None when nothing is capped."""
         if self.r_max is None:
             return None
-        out: BoolArray = self.counts < self.r_max * max(self.attempts, 1)
+        cap = self.r_max * (max(self.attempts, 1) + self.pseudo_attempts)
+        out: BoolArray = self.counts < cap - 1e-9
         return out
 
     def rates(self) -> FloatArray:

@@ -1,4 +1,9 @@
-"""The demo school's exams: a small arithmetic bank, a timed CBT form and a CAT pool."""
+"""The demo school's exams: an arithmetic bank, a timed CBT form and a CAT pool.
+
+The bank is sized for the CAT exam's settings: at least eight times its longest test (the
+rule of thumb for adaptive pools in Stocking, 1994, ETS RR-94-5, which asks for six to eight),
+so exposure control has good items left for every student of a class.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from hub.db import Connection
 from hub.exams import bank
 
 _AREAS = ("덧셈 (addition)", "곱셈 (multiplication)")
-_BANK_SIZE = 40
+_BANK_SIZE = 200
+CAT_SETTINGS = {"se_stop": 0.4, "max_items": 20, "min_items": 5, "top_k": 3, "r_max": 0.5}
 
 
 def _demo_items() -> list[dict[str, Any]]:
@@ -63,13 +69,13 @@ async def seed_demo_exams(
         )
         item_ids.append(item_id)
     exams = [
-        ("수학 단원평가 (CBT, 10분)", "cbt", 600, item_ids[::4], {}),
+        ("수학 단원평가 (CBT, 10분)", "cbt", 600, item_ids[::20], {}),
         (
             "적응형 수학 진단 (CAT)",
             "cat",
             1800,
             item_ids,
-            {"se_stop": 0.4, "max_items": 20, "min_items": 5, "top_k": 3, "r_max": 0.5},
+            CAT_SETTINGS,
         ),
     ]
     for title, mode, limit, form, settings in exams:
