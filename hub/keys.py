@@ -41,6 +41,10 @@ class RedisKeys:
         """Live sockets of one attempt's exam client(s): sid -> expiry (ms)."""
         return f"{self.ns}:proctor-sockets:{attempt_id}"
 
+    def push_burst(self, conversation_id: object) -> str:
+        """Set by a conversation's first message of a burst; lives for the burst window."""
+        return f"{self.ns}:push-burst:{conversation_id}"
+
     @property
     def dead_letters(self) -> str:
         return f"{self.ns}:dead-letters"

@@ -8,16 +8,25 @@ from hub.context import HubContext
 
 
 async def conversation_activity(ctx: HubContext, conversation_id: UUID) -> None:
-    """A message was posted: one notification job per conversation per burst window, so a
-    burst of messages becomes one push ("3 new messages from Ms. Kim")."""
+    """A message was posted: one notification job per burst, so a burst of messages becomes
+    one push ("3 new messages from Ms. Kim").
+
+    The burst's window opens with its first message (a Redis key set only if absent, living
+    for the window, shared by every hub process) and that message alone queues the job, due
+    when the window closes. The job's id names the window, so a worker that restarts runs it
+    once; a message arriving as the window closes opens the next one, whose job finds nothing
+    left to tell if the first job already covered it (dispatch records per seq).
+    """
     window = ctx.settings.notify_burst_s
-    now = ctx.clock().timestamp()
-    index = int(now // window)
+    opened_ms = int(ctx.clock().timestamp() * 1000)
+    key = ctx.keys.push_burst(conversation_id)
+    if not await ctx.redis.set(key, opened_ms, nx=True, px=max(1, int(window * 1000))):
+        return  # a burst is open: its job will tell this message too
     await ctx.jobs.enqueue(
         "notify_conversation",
         str(conversation_id),
-        job_id=f"notify-conv:{conversation_id}:{index}",
-        defer_s=(index + 1) * window - now,
+        job_id=f"notify-conv:{conversation_id}:{opened_ms}",
+        defer_s=window,
     )
 
 
