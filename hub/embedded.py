@@ -96,6 +96,10 @@ class EmbeddedServices:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C in the terminal reaches the hub and the worker, not
+                # Redis, which stop() ends after them (dependency order). pg_ctl does the same
+                # for PostgreSQL.
+                start_new_session=True,
             )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
