@@ -10,3 +10,10 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def wire_time(value: datetime) -> str:
+    """A time as every transport writes it: ISO 8601 in UTC with `Z`, as pydantic writes the
+    REST models' datetimes, so REST and socket payloads carry the same text."""
+    text = value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text

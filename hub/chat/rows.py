@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.clock import wire_time
+
 # A deleted message keeps its place (seq) but loses its content.
 MESSAGE_COLUMNS = """id, conversation_id, seq, change_seq, sender_id, client_msg_id,
     message_type::text AS message_type,
@@ -18,7 +20,7 @@ def message_event(row: Any) -> dict[str, Any]:
         if value is None or isinstance(value, (str, int, bool)):
             out[key] = value
         elif hasattr(value, "isoformat"):
-            out[key] = value.isoformat()
+            out[key] = wire_time(value)
         else:
             out[key] = str(value)
     return out

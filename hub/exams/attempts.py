@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 
 from hub import metrics
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
@@ -109,11 +110,11 @@ def _check_window(exam: dict[str, Any], now: datetime) -> None:
         raise DomainError(
             ErrorCode.EXAM_CLOSED,
             "This exam has not opened yet",
-            opens_at=exam["opens_at"].isoformat(),
+            opens_at=wire_time(exam["opens_at"]),
         )
     if exam["closes_at"] is not None and now >= exam["closes_at"]:
         raise DomainError(
-            ErrorCode.EXAM_CLOSED, "This exam has closed", closes_at=exam["closes_at"].isoformat()
+            ErrorCode.EXAM_CLOSED, "This exam has closed", closes_at=wire_time(exam["closes_at"])
         )
 
 
@@ -197,7 +198,7 @@ def check_open(attempt: dict[str, Any], now: datetime) -> None:
         raise DomainError(
             ErrorCode.DEADLINE_PASSED,
             "Time is up: answers are no longer accepted",
-            deadline_at=attempt["deadline_at"].isoformat(),
+            deadline_at=wire_time(attempt["deadline_at"]),
         )
 
 

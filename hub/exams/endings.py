@@ -16,6 +16,7 @@ from uuid import UUID
 
 from hub import metrics
 from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room
+from hub.clock import wire_time
 from hub.context import HubContext
 from hub.db import Connection
 from hub.exams import alerts
@@ -60,7 +61,7 @@ async def follow_up(
         "attempt_id": str(attempt["id"]),
         "exam_id": str(attempt["exam_id"]),
         "finished_by": attempt["finished_by"],
-        "finished_at": attempt["finished_at"].isoformat(),
+        "finished_at": wire_time(attempt["finished_at"]),
         "reason": reason,
     }
     try:
@@ -106,7 +107,7 @@ async def tell_proctors(ctx: HubContext, attempt: dict[str, Any], change: str) -
             "answered": attempt["answered"],
             "score": attempt["score"],
             "max_score": attempt["max_score"],
-            "deadline_at": attempt["deadline_at"].isoformat() if attempt["deadline_at"] else None,
+            "deadline_at": wire_time(attempt["deadline_at"]) if attempt["deadline_at"] else None,
         },
     )
 

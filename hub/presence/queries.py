@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 
 
@@ -57,4 +58,4 @@ async def presence_of(ctx: HubContext, actor: Actor, user_ids: list[UUID]) -> di
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    return wire_time(datetime.fromtimestamp(ms / 1000, UTC))

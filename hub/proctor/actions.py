@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.bus import PROCTOR_NAMESPACE, attempt_room
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode
@@ -76,7 +77,7 @@ async def warn(ctx: HubContext, actor: Actor, exam_id: UUID, body: Warn) -> dict
         "attempt_id": str(body.attempt_id),
         "event_id": event_id,
         "message": body.message,
-        "sent_at": now.isoformat(),
+        "sent_at": wire_time(now),
     }
     await ctx.bus.to_room(
         PROCTOR_NAMESPACE, attempt_room(body.attempt_id), "proctor.warning", warning
@@ -109,7 +110,7 @@ async def extend(ctx: HubContext, actor: Actor, exam_id: UUID, body: Extend) -> 
         "exam.time_extended",
         {
             "attempt_id": str(body.attempt_id),
-            "deadline_at": deadline.isoformat(),
+            "deadline_at": wire_time(deadline),
             "seconds": body.seconds,
         },
     )

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from hub import metrics
 from hub.bus import PROCTOR_NAMESPACE, exam_room
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.exams import alerts
@@ -148,6 +149,6 @@ def _wire(flag: dict[str, Any]) -> dict[str, Any]:
         **{k: v for k, v in flag.items() if k != "duplicate"},
         "attempt_id": str(flag["attempt_id"]),
         "student_id": str(flag["student_id"]),
-        "client_at": flag["client_at"].isoformat() if flag["client_at"] else None,
-        "server_at": flag["server_at"].isoformat(),
+        "client_at": wire_time(flag["client_at"]) if flag["client_at"] else None,
+        "server_at": wire_time(flag["server_at"]),
     }

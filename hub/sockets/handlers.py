@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub import metrics
 from hub.chat import messages, receipts, sync
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.presence.queries import presence_of
@@ -141,7 +142,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return wire_time(value)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     return value

@@ -15,6 +15,7 @@ import socketio
 
 from hub import metrics
 from hub.accounts.sessions import is_session_revoked
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.tokens import AccessClaims
@@ -83,7 +84,7 @@ class Leases:
             return actor, {"error": error}
         self.grant(sid, claims.expires_at.timestamp())
         renewed = Actor(claims.user_id, claims.session_id)
-        return renewed, {"ok": True, "expires_at": claims.expires_at.isoformat()}
+        return renewed, {"ok": True, "expires_at": wire_time(claims.expires_at)}
 
     async def _expire(self, sid: str) -> None:
         if self._timers.pop(sid, None) is None:
