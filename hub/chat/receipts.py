@@ -8,6 +8,7 @@ from uuid import UUID
 from hub.chat.conversations import my_role
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
+from hub.exams.policy import signals_allowed
 from schema.models.chat import ReadReceipt
 
 
@@ -55,10 +56,18 @@ async def mark_read(ctx: HubContext, actor: Actor, body: ReadReceipt) -> dict[st
                 actor.user_id,
                 seq,
             )
+        # Read receipts follow the exam rule of messages: none between classmates mid-exam.
+        told = (
+            moved
+            and kind != "announcement"
+            and await signals_allowed(conn, actor, conversation_id, ctx)
+        )
     event = {"conversation_id": str(conversation_id), "user_id": str(actor.user_id), "seq": seq}
     # Announcements do not tell hundreds of members about every reader: admins ask instead.
-    if moved and kind != "announcement":
+    if told:
         await ctx.bus.to_conversation(conversation_id, "message.read", event)
+    elif moved:
+        await ctx.bus.to_user(actor.user_id, "message.read", event)  # the reader's devices
     return event | {"unread_count": row["last_seq"] - seq}
 
 

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from asyncpg import Record
 
+from hub.context import Actor, HubContext
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode
 from schema.models.accounts import OrgRole
@@ -201,3 +202,26 @@ async def ensure_may_use_tutor(
             "The AI tutor is closed while you sit an exam: hand it in first",
             exam_id=str(exams[0]),
         )
+
+
+# Typing indicators and read receipts obey the rule of messages: what may not be said between
+# two students of an exam one of them is sitting may not be signalled either.
+
+
+async def signals_allowed(
+    conn: Connection, actor: Actor, conversation_id: UUID, ctx: HubContext
+) -> bool:
+    """False when a message from the actor to this conversation would be refused for an exam."""
+    try:
+        await ensure_may_send(conn, actor.user_id, conversation_id, ctx.clock())
+    except DomainError as exc:
+        if exc.code is ErrorCode.EXAM_IN_PROGRESS:
+            return False
+        raise
+    return True
+
+
+async def may_signal(ctx: HubContext, user_id: UUID, conversation_id: UUID) -> None:
+    """Raise EXAM_IN_PROGRESS (as a message would) when the user may not signal this room."""
+    async with ctx.db.acting(user_id) as conn:
+        await ensure_may_send(conn, user_id, conversation_id, ctx.clock())

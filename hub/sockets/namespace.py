@@ -17,9 +17,10 @@ import socketio
 from hub import metrics
 from hub.bus import conversation_room, user_room
 from hub.context import Actor, HubContext
-from hub.errors import ErrorCode
+from hub.errors import not_found
+from hub.exams.policy import may_signal
 from hub.presence.queries import announce
-from hub.sockets.handlers import dispatch
+from hub.sockets.handlers import dispatch, run_event
 from hub.sockets.leases import Leases, authenticate
 from hub.sockets.typing_relay import TypingRelay
 from schema.models.chat import Typing
@@ -114,23 +115,16 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await dispatch(self.ctx, conn.actor, event, data)
 
     async def _typing(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
-        try:
-            body = Typing.model_validate(data)
-        except Exception:
-            metrics.ERRORS.labels("socket", str(ErrorCode.VALIDATION)).inc()
-            return {
-                "error": {
-                    "code": "validation_error",
-                    "message": "Expected {conversation_id, typing}",
-                }
-            }
-        room = conversation_room(body.conversation_id)
-        if room not in self.rooms(sid):
-            metrics.ERRORS.labels("socket", str(ErrorCode.NOT_FOUND)).inc()
-            return {"error": {"code": "not_found", "message": "Conversation was not found"}}
-        assert self.typing is not None  # noqa: S101
-        await self.typing.update(sid, conn.actor.user_id, body.conversation_id, body.typing)
-        return {"ok": True}
+        async def relay(body: Typing) -> dict[str, Any]:
+            if conversation_room(body.conversation_id) not in self.rooms(sid):
+                raise not_found("Conversation")
+            if body.typing:  # the exam rule of messages holds for "is typing" too
+                await may_signal(self.ctx, conn.actor.user_id, body.conversation_id)
+            assert self.typing is not None  # noqa: S101
+            await self.typing.update(sid, conn.actor.user_id, body.conversation_id, body.typing)
+            return {"ok": True}
+
+        return await run_event("message.typing", Typing, data, relay)
 
     async def _refresh(self, sid: str, conn: Connection, data: Any) -> dict[str, Any]:
         """Renew a long-lived connection's authorisation with a fresh access token."""
