@@ -45,6 +45,13 @@ async def take_seat(ctx: HubContext, actor: Actor, attempt_id: UUID, sid: str) -
     return seat
 
 
+async def still_open(ctx: HubContext, seat: Seat) -> None:
+    """The seat's attempt is still in progress (checked again once the socket is in its rooms)."""
+    async with ctx.db.acting(seat.actor.user_id) as conn:
+        attempt = await load_attempt(conn, seat.attempt_id, owner=seat.actor)
+    check_open(attempt, ctx.clock())
+
+
 async def heartbeat(
     ctx: HubContext, seat: Seat, client_time: datetime, question: int | None
 ) -> dict[str, Any]:

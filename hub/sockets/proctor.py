@@ -20,6 +20,7 @@ from uuid import UUID
 import socketio
 from pydantic import BaseModel, ValidationError
 
+from hub.accounts.sessions import is_session_revoked
 from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
@@ -114,6 +115,9 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         claims = await authenticate(self.ctx, auth)
         actor, expires_at = Actor(claims.user_id, claims.session_id), claims.expires_at.timestamp()
+        # The user's room before any check: from here on a logout or an erasure reaches this
+        # socket on any hub; what happened before joining is caught by the checks after it.
+        await self.enter_room(sid, user_room(actor.user_id))
         try:
             if isinstance(auth, dict) and "attempt_id" in auth:
                 student = StudentAuth.model_validate(auth)
@@ -141,10 +145,20 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise refuse(ErrorCode.INTERNAL, "Something went wrong; connect again") from None
 
     async def _admit(self, sid: str, peer: Peer, room: str, expires_at: float) -> None:
+        """Enter the peer's room, then check again what was checked before entering it: a
+        logout, or the end of the attempt, in between was not heard by this socket."""
         self.peers[sid] = peer
         await self.enter_room(sid, room)
-        # The user's room lets a logout or an erasure close this socket on any hub.
-        await self.enter_room(sid, user_room(peer.actor.user_id))
+        try:
+            if await is_session_revoked(self.ctx, peer.actor.session_id):
+                raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+            if isinstance(peer, Seat):
+                await seats.still_open(self.ctx, peer)
+        except BaseException:
+            self.peers.pop(sid, None)
+            if isinstance(peer, Seat):
+                await seats.leave_seat(self.ctx, peer, sid)
+            raise
         self.leases.grant(sid, expires_at)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
