@@ -21,6 +21,7 @@ from tests.fcm_standin import Behaviour, FcmStandIn
 from tests.sockets import Client
 from tests.support import Factory, User
 from tests.test_email import Recorder, smtpd  # noqa: F401 - the SMTP server fixture
+from workers import base
 from workers.main import WorkerSettings
 
 Connect = Callable[[User], Awaitable[Client]]
@@ -185,6 +186,7 @@ async def test_job_that_keeps_failing_is_dead_lettered(
     settings: Settings,
     hub_ctx: HubContext,
     api: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After its last try a failing job lands in the dead-letter list with its error."""
     user = await factory.user()
@@ -194,7 +196,8 @@ async def test_job_that_keeps_failing_is_dead_lettered(
     await hub_ctx.jobs.enqueue(
         "notify_users", [str(user.id)], "k", "t", "b", {}, "d:2", False, job_id="dead-test"
     )
-    await _run_worker(settings, {**worker_ctx, "max_tries": 2})
+    monkeypatch.setattr(base, "MAX_TRIES", 2)  # the one limit, shortened for the test
+    await _run_worker(settings, worker_ctx)
     admin = await factory.user(sys_admin=True)
     view = (await api.get("/admin/jobs", headers=admin.headers)).json()
     assert view["queue_depth"] == 0

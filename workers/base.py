@@ -19,6 +19,8 @@ from hub.context import HubContext
 from hub.notify.dispatch import RetryLater
 
 logger = logging.getLogger("dreamseed.jobs")
+# The one limit: WorkerSettings.max_tries is this, and `durable` dead-letters on this try
+# (arq does not put its max_tries into ctx, so the wrapper cannot read it from there).
 MAX_TRIES = 5
 Job = Callable[..., Awaitable[Any]]
 
@@ -52,7 +54,7 @@ async def _again(
     exc: Exception,
     defer_s: float,
 ) -> None:
-    if tries >= int(ctx.get("max_tries", MAX_TRIES)):
+    if tries >= MAX_TRIES:
         metrics.JOBS.labels(name, "dead").inc()
         logger.error("job %s failed %d times; dead-lettered: %s", name, tries, exc)
         await dead_letter(ctx, name, args, exc, tries)

@@ -16,6 +16,7 @@ from hub.notify.push import PushSender
 from hub.services import close_context, open_context
 from hub.settings import Settings, load_settings
 from hub.sockets.bus import RedisBus
+from workers.base import MAX_TRIES
 from workers.exam_jobs import (
     recalibrate_items,
     recalibrate_recent,
@@ -86,7 +87,7 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
-    max_tries = 5
+    max_tries = MAX_TRIES
     job_timeout = 300
     # arq re-queues jobs cancelled by a shutdown and retries them (up to max_tries);
     # allow_abort_jobs additionally lets an operator abort a queued or running job.
