@@ -41,6 +41,7 @@ from api.routes import (
     users,
 )
 from hub.errors import DomainError
+from hub.exams import adaptive
 from hub.keys import RedisKeys
 from hub.services import close_context, open_context
 from hub.settings import Settings, load_settings
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         ctx = await open_context(settings, SocketBus(sio, manager), host_id=manager.host_id)
+        adaptive.wire(ctx)
         app.state.ctx = ctx
         app.state.bus_manager = manager
         namespace.bind(ctx)

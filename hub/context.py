@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from hub.bus import EventBus
 from hub.clock import Clock, utc_now
+from hub.components import Components
 from hub.db import Database
-from hub.exams.adaptive import AdaptiveExams
 from hub.jobs import JobQueue
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
@@ -31,8 +31,9 @@ class HubContext:
     message_limiter: RateLimiter
     presence: Presence
     jobs: JobQueue
-    adaptive: AdaptiveExams
     clock: Clock = field(default=utc_now)
+    # Domain services wired by the process's assembler (api/app.py, workers/main.py).
+    components: Components = field(default_factory=Components)
 
 
 @dataclass(frozen=True)

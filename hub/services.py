@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 from hub.bus import EventBus
 from hub.context import HubContext
 from hub.db import Database
-from hub.exams.adaptive import AdaptiveExams
 from hub.jobs import ArqJobs
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
@@ -41,7 +40,6 @@ async def open_context(settings: Settings, bus: EventBus, host_id: str | None = 
         rate_limiter=RateLimiter(redis, settings.rate_limit_per_minute, 60),
         message_limiter=RateLimiter(redis, settings.message_rate_per_s, 1),
         jobs=ArqJobs(pool, keys.job_queue, settings.redis_namespace),
-        adaptive=AdaptiveExams(redis, keys.exam_exposure),
         presence=Presence(redis, keys, host_id or uuid.uuid4().hex, settings.presence_ttl_s),
     )
 

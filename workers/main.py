@@ -10,12 +10,13 @@ from typing import Any, ClassVar
 from arq import cron
 from prometheus_client import start_http_server
 
+from hub.exams import adaptive
 from hub.keys import RedisKeys
 from hub.notify.email import EmailSender
 from hub.notify.push import PushSender
+from hub.redis_bus import RedisBus
 from hub.services import close_context, open_context
 from hub.settings import Settings, load_settings
-from hub.sockets.bus import RedisBus
 from workers.base import MAX_TRIES
 from workers.exam_jobs import (
     recalibrate_items,
@@ -38,6 +39,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings = load_settings().require_runtime()
     bus = RedisBus(settings.redis_dsn, RedisKeys(settings.redis_namespace).socketio_channel)
     ctx["hub"] = await open_context(settings, bus)
+    adaptive.wire(ctx["hub"])
     ctx["push"], ctx["email"] = senders(settings)
     if settings.worker_metrics_port:
         # Job outcomes, retries and dead letters for Prometheus, from the worker itself.

@@ -21,6 +21,7 @@ from uuid import UUID
 import numpy as np
 from redis.asyncio import Redis
 
+from hub.context import HubContext
 from hub.db import Connection
 from hub.exams.cat import CatBank, CatEngine, ExposureControl
 from hub.exams.irt import FloatArray, ItemBank, posterior
@@ -192,3 +193,13 @@ def _posterior(pool: Pool, previous: Sequence[Scored]) -> FloatArray:
         pool.cat.grid,
         pool.cat.prior,
     )
+
+
+def wire(ctx: HubContext) -> None:
+    """Give the process its CAT pool cache: called where the process is assembled."""
+    ctx.components.add(AdaptiveExams(ctx.redis, ctx.keys.exam_exposure))
+
+
+def of(ctx: HubContext) -> AdaptiveExams:
+    """The process's CAT pool cache (see `wire`)."""
+    return ctx.components.get(AdaptiveExams)

@@ -23,7 +23,7 @@ from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
-from hub.exams import deadlines
+from hub.exams import adaptive, deadlines
 from hub.exams.adaptive import Scored
 from hub.exams.endings import FinishedBy, clamped, finish, follow_up, tell_proctors_quietly
 from hub.exams.exams import exam_row
@@ -51,7 +51,7 @@ async def start_attempt(ctx: HubContext, actor: Actor, exam_id: UUID) -> dict[st
             deadline = deadlines.deadline_for(exam, now)
             pending = None
             if exam["mode"] == "cat":
-                step = await ctx.adaptive.start(conn, exam_id, exam["settings"])
+                step = await adaptive.of(ctx).start(conn, exam_id, exam["settings"])
                 pending = step.next_item
             max_score = 0
             if exam["mode"] != "cat":
@@ -303,7 +303,7 @@ async def answer(
                 )
             ]
             with metrics.CAT_SELECTION.time():
-                step = await ctx.adaptive.answer(
+                step = await adaptive.of(ctx).answer(
                     conn, exam["id"], exam["settings"], previous, body.item_id, correct
                 )
             theta, se, pending = step.theta, step.se, step.next_item
@@ -415,6 +415,6 @@ async def _count_exposure(
 ) -> None:
     """Exposure is a soft control: a count lost to a Redis failure must not fail the answer."""
     try:
-        await ctx.adaptive.count_exposure(exam_id, item, started=started)
+        await adaptive.of(ctx).count_exposure(exam_id, item, started=started)
     except Exception:
         logger.exception("exposure count for exam %s was not recorded", exam_id)

@@ -24,10 +24,10 @@ from redis.asyncio import Redis
 
 from hub import metrics
 from hub.bus import user_room
+from hub.redis_bus import CONTROL_PREFIX
 from hub.sockets.fanout import LocalFanout
 
 logger = logging.getLogger("dreamseed.bus")
-CONTROL_PREFIX = b"\x00dsctl:"
 
 
 class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]

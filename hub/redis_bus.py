@@ -1,4 +1,9 @@
-"""An EventBus for processes without sockets (workers): publishes on the hubs' channel."""
+"""An EventBus for processes without sockets (workers): publishes on the hubs' Redis channel.
+
+Part of the core (the "Redis bus" of ARCHITECTURE.md), not of the Socket.IO transport: it
+writes the format every hub's manager reads (python-socketio's emits, and our control
+messages behind CONTROL_PREFIX), so a worker can reach clients without importing a transport.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ import socketio
 from redis.asyncio import Redis
 
 from hub.bus import conversation_room, user_room
-from hub.sockets.manager import CONTROL_PREFIX
+
+# Control messages (join, leave, disconnect a user) share the emits' channel behind this prefix.
+CONTROL_PREFIX = b"\x00dsctl:"
 
 
 class RedisBus:
