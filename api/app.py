@@ -40,6 +40,9 @@ from api.routes import (
     organizations,
     users,
 )
+from api.routes import invitations as invitation_routes
+from api.routes import reports as report_routes
+from api.routes import zone_admins as zone_admin_routes
 from hub.errors import DomainError
 from hub.exams import adaptive
 from hub.keys import RedisKeys
@@ -61,6 +64,9 @@ ENDPOINTS: list[Endpoint] = [
     *dashboards.ENDPOINTS,
     *notifications.ENDPOINTS,
     *admin.ENDPOINTS,
+    *report_routes.ENDPOINTS,
+    *zone_admin_routes.ENDPOINTS,
+    *invitation_routes.ENDPOINTS,
 ]
 
 

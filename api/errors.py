@@ -42,6 +42,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.EXAM_IN_PROGRESS: 403,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.MUTED: 403,
+    ErrorCode.INVITATION_INVALID: 409,
 }
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}

@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     EXAM_IN_PROGRESS = "exam_in_progress"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    MUTED = "muted"
+    INVITATION_INVALID = "invitation_invalid"
 
 
 class DomainError(Exception):

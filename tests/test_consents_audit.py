@@ -157,7 +157,7 @@ async def test_zone_admin_sees_entries_the_app_writes(
     """A membership granted in a zone's org shows up for that zone's administrator only."""
     org = await factory.org(zone="kzone")
     org_admin = await factory.user("org_admin", org)
-    person = await factory.user()
+    person = await factory.user("student", org)
     granted = await api.post(
         f"/organizations/{org.id}/members",
         headers=org_admin.headers,

@@ -246,46 +246,33 @@ async def test_organization_id_must_be_a_uuid(api: httpx.AsyncClient, factory: F
 # --- members ---------------------------------------------------------------------------------
 
 
-async def test_org_admin_adds_member_by_email(api: httpx.AsyncClient, factory: Factory) -> None:
-    """An org admin gives an outsider a role by e-mail; it is stored and audited."""
+async def test_outsiders_are_not_added_by_email_or_id(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """An org admin cannot pull in a platform user from outside (by e-mail: 422, by id: 404):
+    newcomers join by invitation; nothing is stored."""
     org, admin = await _school(factory)
-    newcomer = await factory.user()
-    response = await api.post(
+    outsider = await factory.user("teacher", await factory.org())
+    before = await factory.snapshot()
+    by_email = await api.post(
         f"/organizations/{org.id}/members",
         headers=admin.headers,
-        json={"email": newcomer.email, "role": "teacher"},
+        json={"email": outsider.email, "role": "teacher"},
     )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    assert body["org_id"] == str(org.id)
-    assert body["user_id"] == str(newcomer.id)
-    assert body["role"] == "teacher"
-    assert body["display_name"].startswith("User ")
-    rows = await factory.fetch(
-        "SELECT zone_id, role::text FROM memberships WHERE org_id = $1 AND user_id = $2",
-        org.id,
-        newcomer.id,
-    )
-    assert [tuple(r) for r in rows] == [(org.zone_id, "teacher")]
-
-
-async def test_add_member_by_email_ignores_case(api: httpx.AsyncClient, factory: Factory) -> None:
-    """The e-mail lookup is case-insensitive, as stored addresses are lower case."""
-    org, admin = await _school(factory)
-    newcomer = await factory.user()
-    response = await api.post(
+    assert by_email.status_code == 422 and "email" in _field_names(error_of(by_email))
+    by_id = await api.post(
         f"/organizations/{org.id}/members",
         headers=admin.headers,
-        json={"email": newcomer.email.upper(), "role": "student"},
+        json={"user_id": str(outsider.id), "role": "teacher"},
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["user_id"] == str(newcomer.id)
+    assert by_id.status_code == 404 and "invite" in error_of(by_id)["message"]
+    assert await factory.snapshot() == before
 
 
 async def test_org_admin_adds_member_by_user_id(api: httpx.AsyncClient, factory: Factory) -> None:
-    """Adding by user_id works, and a second, different role for the same person is allowed."""
+    """A member gets more roles by user_id (here a student also becomes teacher and parent)."""
     org, admin = await _school(factory)
-    person = await factory.user()
+    person = await factory.user("student", org)
     for role in ("teacher", "parent"):
         response = await api.post(
             f"/organizations/{org.id}/members",
@@ -296,7 +283,7 @@ async def test_org_admin_adds_member_by_user_id(api: httpx.AsyncClient, factory:
     roles = await factory.fetch(
         "SELECT role::text FROM memberships WHERE user_id = $1 ORDER BY role", person.id
     )
-    assert [r["role"] for r in roles] == ["parent", "teacher"]
+    assert [r["role"] for r in roles] == ["parent", "student", "teacher"]
 
 
 async def test_adding_same_role_twice_conflicts(api: httpx.AsyncClient, factory: Factory) -> None:
@@ -320,7 +307,7 @@ async def test_adding_same_role_twice_conflicts(api: httpx.AsyncClient, factory:
 async def test_membership_grant_is_audited(api: httpx.AsyncClient, factory: Factory) -> None:
     """A role change writes one 'membership.grant' entry naming actor, target, tenant and role."""
     org, admin = await _school(factory)
-    person = await factory.user()
+    person = await factory.user("student", org)
     response = await api.post(
         f"/organizations/{org.id}/members",
         headers=admin.headers,
@@ -339,7 +326,7 @@ async def test_zone_admin_adds_member(api: httpx.AsyncClient, factory: Factory) 
     """A zone administrator may add members to an organization of their zone."""
     org = await factory.org()
     admin = await factory.user(zone_admin_of=org.zone_id)
-    person = await factory.user()
+    person = await factory.user("teacher", org)
     response = await api.post(
         f"/organizations/{org.id}/members",
         headers=admin.headers,
@@ -383,9 +370,9 @@ async def test_admin_of_another_org_gets_404(api: httpx.AsyncClient, factory: Fa
 
 
 async def test_add_unknown_user_is_404(api: httpx.AsyncClient, factory: Factory) -> None:
-    """Adding an e-mail or id nobody has is 404 not_found naming the user."""
+    """Adding an id nobody has is 404 not_found naming the user."""
     org, admin = await _school(factory)
-    for who in ({"email": "nobody@test.dreamseed.kr"}, {"user_id": str(uuid.uuid4())}):
+    for who in ({"user_id": str(uuid.uuid4())},):
         response = await api.post(
             f"/organizations/{org.id}/members",
             headers=admin.headers,
@@ -397,22 +384,15 @@ async def test_add_unknown_user_is_404(api: httpx.AsyncClient, factory: Factory)
         assert "User" in error["message"]
 
 
-@pytest.mark.parametrize("who", ["both", "neither"])
-async def test_add_member_needs_exactly_one_identifier(
-    api: httpx.AsyncClient, factory: Factory, who: str
-) -> None:
-    """Both or neither of user_id/email is 422 validation_error and nothing changes."""
+async def test_add_member_needs_a_user_id(api: httpx.AsyncClient, factory: Factory) -> None:
+    """No user_id is 422 validation_error naming it, and nothing changes."""
     org, admin = await _school(factory)
-    person = await factory.user()
-    body: dict[str, Any] = {"role": "teacher"}
-    if who == "both":
-        body |= {"user_id": str(person.id), "email": person.email}
     before = await factory.snapshot()
-    response = await api.post(f"/organizations/{org.id}/members", headers=admin.headers, json=body)
+    response = await api.post(
+        f"/organizations/{org.id}/members", headers=admin.headers, json={"role": "teacher"}
+    )
     assert response.status_code == 422
-    error = error_of(response)
-    assert error["code"] == "validation_error"
-    assert "exactly one of user_id or email" in error["message"]
+    assert "user_id" in _field_names(error_of(response))
     assert await factory.snapshot() == before
 
 

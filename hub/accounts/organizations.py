@@ -85,20 +85,28 @@ async def _managed_org(conn: Connection, actor: Actor, org_id: UUID, what: str) 
 async def add_member(
     ctx: HubContext, actor: Actor, org_id: UUID, body: MemberAdd, meta: RequestMeta
 ) -> dict[str, Any]:
-    """Give a person a role in the organization (org, zone or system administrators only)."""
+    """Give a member of the organization another role (org, zone or system administrators).
+
+    Only people already in the organization: newcomers join by redeeming an invitation
+    (hub/accounts/invitations.py), their consent, instead of being found by e-mail across
+    schools. Everything runs as the acting admin, inside the tenant wall.
+    """
     async with ctx.db.acting(actor.user_id) as conn:
         org = await _managed_org(conn, actor, org_id, "add members")
-    # The person being added is usually not yet visible to the admin (not in the org yet):
-    # looking them up crosses the tenant wall by rule, so it runs as the system.
-    async with ctx.db.system() as conn:
         member = await conn.fetchrow(
-            """SELECT id, display_name FROM users
-               WHERE deleted_at IS NULL AND (id = $1 OR email = $2)""",
+            """SELECT u.id, u.display_name FROM users u
+               WHERE u.id = $1 AND u.deleted_at IS NULL
+                 AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id
+                             AND m.org_id = $2)""",
             body.user_id,
-            body.email.lower() if body.email else None,
+            org_id,
         )
         if member is None:
-            raise not_found("User")
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                "User was not found among this organization's members: invite newcomers",
+                field="user_id",
+            )
         try:
             async with conn.transaction():
                 await conn.execute(

@@ -18,6 +18,7 @@ from hub.accounts import audit
 from hub.chat import policy, profanity, search
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
+from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
@@ -91,7 +92,9 @@ _SEND_CONTEXT = f"""
            (SELECT conversation_id FROM messages WHERE id = $4) AS reply_conversation,
            EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = c.org_id
                    AND role IN ('teacher', 'org_admin')) AS staff,
-           coalesce(o.settings->>'profanity', 'mask') AS profanity
+           coalesce(o.settings->>'profanity', 'mask') AS profanity,
+           (SELECT max(muted_until) FROM member_mutes WHERE user_id = $1 AND org_id = c.org_id
+              AND muted_until > coalesce($5::timestamptz, now())) AS muted_until
     FROM conversations c
     JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1 AND p.left_at IS NULL
     JOIN organizations o ON o.id = c.org_id
@@ -132,6 +135,12 @@ async def _insert(
         raise not_found("Conversation")
     if facts["stored"]:
         return {"stored": True}
+    if facts["muted_until"] is not None:  # by the school's administrators (hub/chat/reports.py)
+        raise DomainError(
+            ErrorCode.MUTED,
+            "The school's administrators muted you: you can send messages again later",
+            muted_until=wire_time(facts["muted_until"]),
+        )
     if not policy.may_post(facts["kind"], facts["role"]):
         raise forbidden("Only this announcement's admins may post in it")
     exam = exam_policy.SendFacts(facts["in_exam"], facts["peer_exams"] or ())

@@ -133,15 +133,10 @@ class OrganizationSettingsOut(Response):
 
 
 class MemberAdd(Request):
-    user_id: UUID | None = None
-    email: EmailStr | None = Field(default=None, max_length=254)
-    role: OrgRole
+    """Another role for someone already in the organization; newcomers join by invitation."""
 
-    @model_validator(mode="after")
-    def _one_identifier(self) -> MemberAdd:
-        if (self.user_id is None) == (self.email is None):
-            raise ValueError("give exactly one of user_id or email")
-        return self
+    user_id: UUID
+    role: OrgRole
 
 
 class MemberOut(Response):
