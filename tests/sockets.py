@@ -22,6 +22,8 @@ EVENTS = (
     "auth.expired",
     "session.closed",
     "parent_link.requested",
+    "report.resolved",
+    "moderation.notice",
 )
 
 
