@@ -1,4 +1,4 @@
-"""The `dreamseed` command: up, migrate, seed, worker.
+"""The `dreamseed` command: up, migrate, seed, worker, createadmin.
 
 Processes are started by import string (`api.app:create_app`, `workers.main`), so this
 module never imports the transports above it.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib
 import logging
 import os
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from hub.accounts import admins
 from hub.db import Database
 from hub.embedded import EmbeddedServices
 from hub.keys import RedisKeys
@@ -38,6 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("seed", help="seed the demo school if it is missing")
     commands.add_parser("worker", help="run the background worker")
+    create_admin = commands.add_parser(
+        "createadmin", help="create a system administrator, or make an account one"
+    )
+    create_admin.add_argument("--email", required=True)
+    create_admin.add_argument("--name", default="System administrator")
+    create_admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -46,6 +56,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(run_up(settings, worker=not args.no_worker, seed=not args.no_seed))
         elif args.command == "worker":
             run_worker(settings.require_runtime())
+        elif args.command == "createadmin":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+            if not args.password_stdin and sys.stdin.isatty():
+                password = getpass.getpass("Password (empty: promote an existing account): ")
+            with _services(settings) as resolved:
+                asyncio.run(_create_admin(resolved, args.email, password or None, args.name))
         else:
             with _services(settings) as resolved:
                 asyncio.run(_prepare(resolved, seed=args.command == "seed"))
@@ -106,6 +122,20 @@ async def _prepare(settings: Settings, *, seed: bool) -> None:
             await db.close()
         logger.info("demo school %s", "seeded" if created else "already present")
         print(demo_logins_text(), flush=True)
+
+
+async def _create_admin(settings: Settings, email: str, password: str | None, name: str) -> None:
+    await migrate(settings.postgres_dsn, settings.app_db_role)
+    db = await Database.connect(settings.postgres_dsn, settings.app_db_role, min_size=1, max_size=2)
+    try:
+        made = await admins.create_sys_admin(db, email, password, name)
+    except ValueError as exc:
+        print(f"dreamseed: {exc}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        await db.close()
+    what = "created" if made.created else "is now"
+    print(f"system administrator {email} {what} (user {made.user_id})", flush=True)
 
 
 def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
