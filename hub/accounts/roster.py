@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
 from hub.accounts import audit
 from hub.accounts.invitations import managed_org
 from hub.context import Actor, HubContext, RequestMeta
@@ -29,6 +31,7 @@ from schema.models.accounts import OrgRole
 MAX_ROWS = 2000
 _ROLES = {"student": OrgRole.STUDENT, "parent": OrgRole.PARENT}
 _REQUIRED = ("role", "name", "email")
+_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,15 @@ def parse(text: str) -> list[Row]:
     return rows
 
 
+def _is_email(value: str) -> bool:
+    """As the API checks addresses at login: an account made here must be able to sign in."""
+    try:
+        _EMAIL.validate_python(value)
+    except ValidationError:
+        return False
+    return len(value) <= 254
+
+
 def _row(n: int, item: dict[str, str], seen: set[str]) -> tuple[Row | None, str]:
     """One line as a Row, or None and what is wrong with it."""
     role, email = _ROLES.get(item.get("role", "").lower()), item.get("email", "").lower()
@@ -84,7 +96,7 @@ def _row(n: int, item: dict[str, str], seen: set[str]) -> tuple[Row | None, str]
         return None, f"role '{item.get('role', '')[:20]}' is not student or parent"
     if not item.get("name") or len(item["name"]) > 100:
         return None, "name is empty or longer than 100 characters"
-    if "@" not in email or len(email) > 254 or " " in email:
+    if not _is_email(email):
         return None, f"'{email[:60]}' is not an e-mail address"
     if email in seen:
         return None, f"'{email}' appears twice"
