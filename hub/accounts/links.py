@@ -8,11 +8,10 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.accounts import audit
+from hub.accounts import audit, link_notices
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
-from hub.notify import enqueue
 
 _LINK_COLUMNS = (
     "id, org_id, parent_id, student_id, status::text, requested_at, expires_at, answered_at"
@@ -72,13 +71,7 @@ async def request_link(
         )
     result = dict(link)
     await ctx.bus.to_user(student["id"], "parent_link.requested", _event(result))
-    await _push(
-        ctx,
-        [student["id"]],
-        result,
-        "보호자 연결 요청",
-        "보호자 연결 요청이 도착했어요. 승인하거나 거절해 주세요.",
-    )
+    await link_notices.requested(ctx, result)
     return result
 
 
@@ -149,14 +142,7 @@ async def answer_link(
         raise DomainError(ErrorCode.LINK_EXPIRED, "This link request has expired")
     result = dict(updated)
     await ctx.bus.to_user(result["parent_id"], f"parent_link.{status}", _event(result))
-    answer = "승인" if status == "approved" else "거절"
-    await _push(
-        ctx,
-        [result["parent_id"]],
-        result,
-        f"보호자 연결 {answer}",
-        f"학생이 보호자 연결 요청을 {answer}했어요.",
-    )
+    await link_notices.answered(ctx, result)
     return result
 
 
@@ -199,13 +185,7 @@ async def _tell_expired(ctx: HubContext, link: dict[str, Any]) -> None:
     event = _event(link)
     for user_id in (link["parent_id"], link["student_id"]):
         await ctx.bus.to_user(user_id, "parent_link.expired", event)
-    await _push(
-        ctx,
-        [link["parent_id"], link["student_id"]],
-        event,
-        "보호자 연결 만료",
-        "보호자 연결 요청이 응답 없이 만료되었어요.",
-    )
+    await link_notices.expired(ctx, link)
 
 
 def _event(link: dict[str, Any]) -> dict[str, Any]:
@@ -215,19 +195,3 @@ def _event(link: dict[str, Any]) -> dict[str, Any]:
         "student_id": str(link["student_id"]),
         "status": link["status"],
     }
-
-
-async def _push(
-    ctx: HubContext, user_ids: list[UUID], link: dict[str, Any], title: str, body: str
-) -> None:
-    """Both sides are told on their phones too (a parent rarely has the app open)."""
-    status = link["status"]
-    await enqueue.tell_users(
-        ctx,
-        user_ids,
-        kind="parent_link",
-        title=title,
-        body=body,
-        data={"link_id": str(link["id"]), "status": str(status)},
-        dedup_key=f"link:{link['id']}:{status}",
-    )

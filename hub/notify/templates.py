@@ -219,6 +219,40 @@ def link_answer(
     )
 
 
+def link_expired_for_student(
+    language: str | None,
+    *,
+    parent_name: str,
+    link: str,
+    settings_url: str,
+) -> RenderedEmail:
+    """To the student: a parent's link request expired unanswered."""
+    lang = language_of(language)
+    parent = excerpt(parent_name, 80)
+    if lang == "ko":
+        subject = f"[DreamSeed] {parent} 님의 보호자 연결 요청이 만료되었습니다"
+        line = (
+            "기한 안에 답하지 않아 요청이 만료되었습니다. "
+            "필요하면 보호자가 다시 요청할 수 있습니다."
+        )
+    else:
+        subject = f"[DreamSeed] The link request from {parent} expired"
+        line = "You did not answer in time. The parent can send a new request if needed."
+    return _render(
+        lang,
+        subject,
+        paragraphs=[line],
+        action=(_OPEN_DREAMSEED[lang], link),
+        settings_url=settings_url,
+    )
+
+
+def push_text(email: RenderedEmail) -> tuple[str, str]:
+    """A notice's push form: the subject (without the product tag) and its first paragraph."""
+    title = email.subject.removeprefix("[DreamSeed] ")
+    return title, email.text.split("\n\n", 1)[0]
+
+
 def _digest_line(lang: Language, conversation: DigestConversation) -> tuple[str, str]:
     head = f"{excerpt(conversation.title, 80)} · {unread_messages(lang, conversation.unread_count)}"
     last = excerpt(conversation.last_message, 120)
