@@ -6,6 +6,7 @@ handled (not how: the sanction is between the school and the sender).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 from hub.notify import enqueue
+from hub.notify.templates import Language, language_of
 from schema.models.reports import ReportAction, ReportResolve, ReportStatus
 
 CONTEXT_MESSAGES = 3  # before and after the reported one
@@ -178,41 +180,66 @@ async def _tell(
     action: ReportAction,
     muted_until: Any,
 ) -> None:
-    """Reporters hear that their report was handled; a warned or muted sender hears why."""
+    """Reporters hear that their report was handled; a warned or muted sender hears why. Each
+    in their own language."""
     reporters = sorted({r["reporter_id"] for r in closed}, key=str)
+    message_id = str(report["message_id"])
     for reporter in reporters:
         await ctx.bus.to_user(
-            reporter,
-            "report.resolved",
-            {"message_id": str(report["message_id"]), "resolution": "handled"},
+            reporter, "report.resolved", {"message_id": message_id, "resolution": "handled"}
         )
-    await enqueue.tell_users(
-        ctx,
-        reporters,
-        kind="report_resolved",
-        title="신고가 처리되었어요 / Your report was handled",
-        body="학교 관리자가 신고한 메시지를 확인했어요. / The school reviewed the message.",
-        data={"message_id": str(report["message_id"])},
-        dedup_key=f"report:{report['message_id']}:{action.past}",
-    )
     sender = report["sender_id"]
-    if sender is None or action not in (ReportAction.WARN, ReportAction.MUTE):
+    warned = sender is not None and action in (ReportAction.WARN, ReportAction.MUTE)
+    async with ctx.db.system() as conn:  # languages of people in the admin's school
+        languages = {
+            r["id"]: language_of(r["language"])
+            for r in await conn.fetch(
+                "SELECT id, language FROM users WHERE id = ANY($1::uuid[])",
+                [*reporters, *([sender] if warned else [])],
+            )
+        }
+    for reporter in reporters:
+        title, body = _HANDLED[languages.get(reporter, "ko")]
+        await enqueue.tell_users(
+            ctx,
+            [reporter],
+            kind="report_resolved",
+            title=title,
+            body=body,
+            data={"message_id": message_id},
+            dedup_key=f"report:{message_id}:{action.past}:{reporter}",
+        )
+    if not warned:
         return
-    data = {"message_id": str(report["message_id"]), "resolution": action.past}
+    data = {"message_id": message_id, "resolution": action.past}
     if muted_until is not None:
         data["muted_until"] = wire_time(muted_until)
     await ctx.bus.to_user(sender, "moderation.notice", data)
+    title, warning, muting = _SANCTION[languages.get(sender, "ko")]
     await enqueue.tell_users(
         ctx,
         [sender],
         kind="moderation",
-        title="학교 관리자의 경고 / A warning from your school",
-        body=(
-            "신고된 메시지 때문에 잠시 메시지를 보낼 수 없어요. / You cannot send messages "
-            "for a while because of a reported message."
-            if muted_until is not None
-            else "신고된 메시지에 대해 경고를 받았어요. / You were warned about a reported message."
-        ),
+        title=title,
+        body=muting if muted_until is not None else warning,
         data=data,
-        dedup_key=f"moderation:{report['message_id']}:{action.past}",
+        dedup_key=f"moderation:{message_id}:{action.past}",
     )
+
+
+_HANDLED: Mapping[Language, tuple[str, str]] = {
+    "ko": ("신고가 처리되었어요", "학교 관리자가 신고하신 메시지를 확인하고 조치했어요."),
+    "en": ("Your report was handled", "Your school's administrators reviewed the message."),
+}
+_SANCTION: Mapping[Language, tuple[str, str, str]] = {
+    "ko": (
+        "학교 관리자의 경고",
+        "신고된 메시지에 대해 경고를 받았어요. 학교 규칙을 지켜 주세요.",
+        "신고된 메시지 때문에 한동안 메시지를 보낼 수 없어요.",
+    ),
+    "en": (
+        "A warning from your school",
+        "You were warned about a reported message. Please follow the school's rules.",
+        "Because of a reported message you cannot send messages for a while.",
+    ),
+}
