@@ -32,6 +32,12 @@ class ErrorCode(StrEnum):
     EXAM_IN_PROGRESS = "exam_in_progress"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    FILE_REFUSED = "file_refused"
+    FILE_INFECTED = "file_infected"
+    FILE_NOT_READY = "file_not_ready"
+    FILE_GONE = "file_gone"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    UPLOAD_INCOMPLETE = "upload_incomplete"
 
 
 class DomainError(Exception):

@@ -41,6 +41,10 @@ class RedisKeys:
         """Live sockets of one attempt's exam client(s): sid -> expiry (ms)."""
         return f"{self.ns}:proctor-sockets:{attempt_id}"
 
+    def file_quota(self, user_id: object, day: str) -> str:
+        """Bytes a user uploaded on one UTC day (YYYY-MM-DD); expires after two days."""
+        return f"{self.ns}:file-quota:{user_id}:{day}"
+
     @property
     def dead_letters(self) -> str:
         return f"{self.ns}:dead-letters"
