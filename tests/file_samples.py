@@ -69,9 +69,11 @@ def png_bomb(side: int = 50_000) -> bytes:
     )
 
 
-def pdf(javascript: str | None = None) -> bytes:
+def pdf(javascript: str | None = None, subject: str | None = None) -> bytes:
     writer = PdfWriter()
     writer.add_blank_page(200, 200)
+    if subject is not None:
+        writer.add_metadata({"/Subject": subject})
     if javascript is not None:
         writer._root_object[NameObject("/OpenAction")] = DictionaryObject(
             {

@@ -22,6 +22,9 @@ EVENTS = (
     "auth.expired",
     "session.closed",
     "parent_link.requested",
+    "file.updated",
+    "file.refused",
+    "message.transcript",
 )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -95,7 +94,7 @@ def sign(ctx: HubContext, file_id: UUID, variant: str, expires: int) -> str:
 
 
 def verify(ctx: HubContext, file_id: UUID, variant: str, expires: int, signature: str) -> None:
-    if expires < int(time.time()):
+    if expires < int(ctx.clock().timestamp()):
         raise DomainError(ErrorCode.TOKEN_EXPIRED, "This file link has expired; ask for a new one")
     if not hmac.compare_digest(sign(ctx, file_id, variant, expires), signature):
         raise DomainError(ErrorCode.TOKEN_INVALID, "This file link's signature is wrong")
@@ -111,7 +110,7 @@ async def signed_url(
     if key is None:
         raise not_found("Thumbnail")
     ttl = ctx.settings.file_url_ttl_s
-    expires = int(time.time()) + ttl
+    expires = int(ctx.clock().timestamp()) + ttl
     url = await ctx.storage.presign(key, found.download(thumbnail), ttl)
     if url is None:
         variant = "thumbnail" if thumbnail else "file"

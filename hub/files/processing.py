@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -167,10 +168,9 @@ async def requeue_pending(ctx: HubContext, older_than_s: float = PENDING_RETRY_A
         rows = await conn.fetch(
             """SELECT DISTINCT ON (storage_key) id FROM files
                WHERE state = 'pending' AND deleted_at IS NULL
-                 AND created_at < $1 - make_interval(secs => $2)
+                 AND created_at <= $1
                ORDER BY storage_key, created_at LIMIT 500""",
-            ctx.clock(),
-            older_than_s,
+            ctx.clock() - timedelta(seconds=older_than_s),
         )
     minute = int(ctx.clock().timestamp() // 60)
     for row in rows:
