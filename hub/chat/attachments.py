@@ -95,14 +95,16 @@ async def add_to(conn: Connection, messages: list[dict[str, Any]]) -> list[dict[
         for m in messages
         if m.get("message_type") not in ("text", "system") and m.get("deleted_at") is None
     ]
-    if not wanted:
-        return messages
-    rows = await conn.fetch(
-        f"""SELECT mf.message_id, {FILE_COLUMNS}, f.transcript
+    rows = (
+        []
+        if not wanted
+        else await conn.fetch(
+            f"""SELECT mf.message_id, {FILE_COLUMNS}, f.transcript
             FROM message_files mf JOIN files f ON f.id = mf.file_id
             WHERE mf.message_id = ANY($1::uuid[])
             ORDER BY mf.message_id, mf.position""",  # noqa: S608 - FILE_COLUMNS is a constant
-        [UUID(str(i)) for i in wanted],
+            [UUID(str(i)) for i in wanted],
+        )
     )
     by_message: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
