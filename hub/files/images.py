@@ -104,7 +104,10 @@ def clean_image(path: Path, max_pixels: int) -> CleanImage:
         if upright.mode not in ("RGB", "L"):
             upright = upright.convert("RGB")
     upright.save(out, format=save_format, **params)
-    thumb = upright.copy()
+    # reduce() averages whole blocks (cheap) and returns a new image, so no copy is needed;
+    # LANCZOS then works on at most twice the thumbnail's size.
+    factor = max(1, max(upright.size) // (THUMBNAIL_PX * 2))
+    thumb = upright.reduce(factor) if factor > 1 else upright.copy()
     thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
     if thumb.mode not in ("RGB", "RGBA", "L"):
         thumb = thumb.convert("RGBA")
