@@ -112,7 +112,7 @@ def _hub_process(base: str, pid: int | None) -> psutil.Process:
         return psutil.Process(pid)
     port = urlsplit(base).port
     for conn in psutil.net_connections("tcp"):
-        if conn.status == "LISTEN" and conn.laddr.port == port and conn.pid:
+        if conn.status == "LISTEN" and getattr(conn.laddr, "port", None) == port and conn.pid:
             return psutil.Process(conn.pid)
     raise SystemExit(f"no process listens on port {port}; pass --hub-pid")
 

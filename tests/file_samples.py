@@ -52,6 +52,16 @@ def webp() -> bytes:
     return out.getvalue()
 
 
+def heic() -> bytes:
+    """An iPhone-style HEIC photo (pillow-heif's encoder)."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 60, 90)).save(out, format="HEIF")
+    return out.getvalue()
+
+
 def png_bomb(side: int = 50_000) -> bytes:
     """A real side x side 1-bit PNG of zeros: ~300 KB that decodes to ~2.5 G pixels."""
     row = b"\x00" + b"\x00" * ((side + 7) // 8)

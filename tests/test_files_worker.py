@@ -104,6 +104,22 @@ async def test_a_photo_is_turned_upright_stripped_of_gps_and_thumbnailed(
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
 
 
+async def test_a_heic_photo_becomes_a_jpeg_every_browser_shows(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """HEIC (iPhone) is recognised from its bytes, then converted to JPEG by the worker."""
+    org = await factory.org()
+    student = await factory.user("student", org)
+    body = await uploaded(api, student, samples.heic(), "IMG_0002.HEIC")
+    assert (body["type"], body["name"]) == ("image/heic", "IMG_0002.heic")
+    await run_worker(hub_ctx, _ctx(hub_ctx))
+    got = await api.get(f"/files/{body['id']}", headers=student.headers)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(got.content)).format == "JPEG"
+    row = await factory.fetch("SELECT name, mime FROM files WHERE id = $1", UUID(body["id"]))
+    assert (row[0]["name"], row[0]["mime"]) == ("IMG_0002.jpg", "image/jpeg")
+
+
 async def test_documents_download_as_attachments_and_audio_serves_ranges(
     api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
 ) -> None:

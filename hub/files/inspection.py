@@ -47,6 +47,7 @@ _FAMILIES = {
     ".mkv": types.WEBM,
 }
 _HEAD_BYTES = 8192
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 # Named plainly, whatever a sniffing library calls them.
 _EXECUTABLES = {
     b"MZ": "Windows programs",
@@ -96,6 +97,9 @@ def _family(path: Path) -> types.FileType:
     for magic, what in _EXECUTABLES.items():
         if head.startswith(magic):
             raise FileRefusedError(f"{what} are not allowed", check="executable")
+    if head[4:8] == b"ftyp":
+        # ISO media files share one signature; the major brand tells HEIC photos from audio.
+        return types.HEIC if head[8:12] in _HEIF_BRANDS else types.M4A
     try:
         matches = puremagic.magic_string(head)
     except puremagic.PureError:
