@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from hub.context import HubContext
-from hub.files import clamd, processing
+from hub.files import clamd, processing, releasing
 from hub.files.storage import LocalStorage
 from tests import file_samples as samples
 from tests.files_support import run_worker, uploaded
@@ -166,6 +166,51 @@ async def test_a_signed_url_fetches_without_a_token_until_it_expires(
     clock.advance(seconds=hub_ctx.settings.file_url_ttl_s + 1)
     expired = await api.get(url)
     assert expired.status_code == 401 and error_of(expired)["code"] == "token_expired"
+
+
+async def test_signed_urls_come_in_batches_and_are_not_limited_per_address(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """POST /files/urls signs a page of thumbnails at once (unknown or pending files are
+    named, not fatal); fetching through signed URLs is not held to the per-IP request limit
+    (a school behind one address), while the signature still gates it."""
+    org = await factory.org()
+    student = await factory.user("student", org)
+    photo = await uploaded(api, student, samples.png(), "a.png")
+    await run_worker(hub_ctx, _ctx(hub_ctx))
+    pending = await uploaded(api, student, samples.webp(), "b.webp")
+    missing = "00000000-0000-0000-0000-000000000000"
+    batch = await api.post(
+        "/files/urls",
+        json={"file_ids": [photo["id"], pending["id"], missing], "thumbnail": True},
+        headers=student.headers,
+    )
+    assert batch.status_code == 200, batch.text
+    items = batch.json()["items"]
+    assert [i["error"] for i in items] == [None, "file_not_ready", "not_found"]
+    url = items[0]["url"].removeprefix("/api/v1")
+    limit = hub_ctx.settings.rate_limit_per_minute
+    statuses = {(await api.get(url)).status_code for _ in range(limit + 5)}
+    assert statuses == {200}
+
+
+async def test_uploads_never_attached_are_let_go_after_a_week(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """An upload nobody attached to a message loses its record and bytes after a week."""
+    org = await factory.org()
+    student = await factory.user("student", org)
+    body = await uploaded(api, student, samples.png(color=(7, 7, 7)), "a.png")
+    file_id = UUID(body["id"])
+    key = await factory.fetchval("SELECT storage_key FROM files WHERE id = $1", file_id)
+    assert await releasing.expire_unattached(hub_ctx) == 0
+    await factory.fetch(
+        "UPDATE files SET created_at = now() - interval '8 days' WHERE id = $1", file_id
+    )
+    assert await releasing.expire_unattached(hub_ctx) == 1
+    assert isinstance(hub_ctx.storage, LocalStorage)
+    assert not hub_ctx.storage.path_of(key).exists()
+    assert (await api.get(f"/files/{file_id}", headers=student.headers)).status_code == 404
 
 
 async def test_clamd_finds_a_signature_and_the_uploader_is_told_why(

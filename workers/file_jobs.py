@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import HubContext
-from hub.files import processing, resumable, voice
+from hub.files import processing, releasing, resumable, voice
 from workers.base import durable
 
 logger = logging.getLogger("dreamseed.jobs")
@@ -44,3 +44,9 @@ async def requeue_pending_files(ctx: dict[str, Any]) -> int:
 async def expire_uploads(ctx: dict[str, Any]) -> int:
     """Resumable uploads nobody finished within a day are dropped with their bytes."""
     return await resumable.expire(_hub(ctx))
+
+
+@durable
+async def expire_unattached_files(ctx: dict[str, Any]) -> int:
+    """Uploads nobody attached to a message within a week lose their bytes."""
+    return await releasing.expire_unattached(_hub(ctx))

@@ -23,6 +23,7 @@ from workers.exam_jobs import (
     sweep_overdue_attempts,
 )
 from workers.file_jobs import (
+    expire_unattached_files,
     expire_uploads,
     process_file,
     requeue_pending_files,
@@ -85,6 +86,7 @@ class WorkerSettings:
         transcribe_file,
         requeue_pending_files,
         expire_uploads,
+        expire_unattached_files,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
@@ -95,6 +97,7 @@ class WorkerSettings:
         cron(recalibrate_recent, hour={2}, minute={40}),
         cron(requeue_pending_files, minute=EVERY_MINUTE, second={45}),
         cron(expire_uploads, minute={5}),
+        cron(expire_unattached_files, hour={4}, minute={23}),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -24,8 +24,10 @@ from hub.files.spool import Spool
 from schema.models.files import (
     FileOut,
     SignedFetchQuery,
+    SignedUrlList,
     SignedUrlOut,
     SignedUrlQuery,
+    SignedUrlsBody,
     UploadQuery,
 )
 
@@ -113,6 +115,7 @@ async def signed_url(call: Call) -> dict[str, Any]:
     query=SignedFetchQuery,
     auth=False,
     tag=TAG,
+    rate_limited=False,
 )
 async def signed_fetch(call: Call) -> Response:
     q: SignedFetchQuery = call.query
@@ -120,6 +123,20 @@ async def signed_fetch(call: Call) -> Response:
     access.verify(call.ctx, file_id, q.variant, q.expires, q.sig)
     found = await access.servable_signed(call.ctx, file_id)
     return await serve(call.ctx, call.request, found, thumbnail=q.variant == "thumbnail")
+
+
+@endpoint(
+    "POST",
+    "/files/urls",
+    summary="Signed URLs for up to 100 files at once (a page of thumbnails in one request)",
+    body=SignedUrlsBody,
+    response=SignedUrlList,
+    tag=TAG,
+)
+async def signed_urls(call: Call) -> dict[str, Any]:
+    body: SignedUrlsBody = call.body
+    items = await access.signed_urls(call.ctx, call.user, body.file_ids, body.thumbnail, PREFIX)
+    return {"items": items}
 
 
 # --- tus 1.0 (core + creation + termination) -------------------------------------------------
@@ -233,5 +250,6 @@ ENDPOINTS = [
     download,
     thumbnail,
     signed_url,
+    signed_urls,
     signed_fetch,
 ]

@@ -105,7 +105,32 @@ async def signed_url(
 ) -> dict[str, Any]:
     """A URL that fetches the file (or thumbnail) for `file_url_ttl_s` seconds without a token:
     the object store's own presigned URL, or one the API signs (local storage)."""
-    found = await servable(ctx, actor, file_id)
+    return await _sign(ctx, await servable(ctx, actor, file_id), thumbnail, prefix)
+
+
+async def signed_urls(
+    ctx: HubContext, actor: Actor, file_ids: list[UUID], thumbnail: bool, prefix: str
+) -> list[dict[str, Any]]:
+    """`signed_url` for many files in one query; each failure is named, not raised."""
+    async with ctx.db.acting(actor.user_id) as conn:
+        rows = {
+            r["id"]: r
+            for r in await conn.fetch(
+                _SERVED.replace("id = $1", "id = ANY($1::uuid[])"), list(dict.fromkeys(file_ids))
+            )
+        }
+    items: list[dict[str, Any]] = []
+    for file_id in file_ids:
+        try:
+            signed = await _sign(ctx, _checked(rows.get(file_id)), thumbnail, prefix)
+            items.append({"id": file_id, **signed})
+        except DomainError as exc:
+            items.append({"id": file_id, "url": None, "expires_at": None, "error": str(exc.code)})
+    return items
+
+
+async def _sign(ctx: HubContext, found: Servable, thumbnail: bool, prefix: str) -> dict[str, Any]:
+    file_id = found.id
     key = found.thumbnail_key if thumbnail else found.key
     if key is None:
         raise not_found("Thumbnail")

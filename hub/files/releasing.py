@@ -9,6 +9,7 @@ concurrent upload of the same bytes from being answered with bytes about to vani
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from uuid import UUID
 
 from hub import metrics
@@ -71,3 +72,21 @@ async def release_keys(ctx: HubContext, keys: list[str], *, refused: bool = Fals
             deleted += 1
     metrics.FILES.labels("released", "bytes").inc(deleted)
     return deleted
+
+
+UNATTACHED_TTL_S = 7 * 24 * 3600
+
+
+async def expire_unattached(ctx: HubContext, older_than_s: float = UNATTACHED_TTL_S) -> int:
+    """Uploads never attached to a message within a week are let go (a worker cron), so an
+    abandoned upload leaves no bytes behind."""
+    cutoff = ctx.clock() - timedelta(seconds=older_than_s)
+    async with ctx.db.system() as conn:
+        rows = await conn.fetch(
+            """UPDATE files f SET deleted_at = now()
+               WHERE f.deleted_at IS NULL AND f.created_at < $1
+                 AND NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id)
+               RETURNING storage_key""",
+            cutoff,
+        )
+    return await release_keys(ctx, [r["storage_key"] for r in rows])

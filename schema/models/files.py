@@ -42,6 +42,22 @@ class SignedUrlOut(Response):
     expires_at: int = Field(description="Unix time after which the URL no longer works")
 
 
+class SignedUrlsBody(Request):
+    file_ids: list[UUID] = Field(min_length=1, max_length=100)
+    thumbnail: bool = False
+
+
+class SignedUrlItem(Response):
+    id: UUID
+    url: str | None
+    expires_at: int | None
+    error: str | None = Field(default=None, description="why no URL (not found, not ready ...)")
+
+
+class SignedUrlList(Response):
+    items: list[SignedUrlItem]
+
+
 class SignedFetchQuery(Request):
     variant: Literal["file", "thumbnail"]
     expires: int
