@@ -33,6 +33,7 @@ from api.routes import (
     conversations,
     dashboards,
     exams,
+    files,
     health,
     links,
     messages,
@@ -67,6 +68,7 @@ ENDPOINTS: list[Endpoint] = [
     *report_routes.ENDPOINTS,
     *zone_admin_routes.ENDPOINTS,
     *invitation_routes.ENDPOINTS,
+    *files.ENDPOINTS,
 ]
 
 
@@ -111,7 +113,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 ],
             ),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=files.UPLOAD_PATHS)
+        ],
         exception_handlers={
             DomainError: errors.on_domain_error,
             HTTPException: errors.on_http_error,

@@ -71,6 +71,9 @@ class Endpoint:
     status: int = 200
     auth: bool = True
     tags: list[str] = field(default_factory=list)
+    # False only where something else gates the request (an HMAC-signed file URL: a school
+    # behind one NAT address fetches many thumbnails a minute).
+    rate_limited: bool = True
 
     def route(self) -> Route:
         return Route(self.path, self._serve, methods=[self.method], name=self.handler.__name__)
@@ -96,12 +99,15 @@ class Endpoint:
             user_agent=request.headers.get("user-agent"),
         )
         actor = await _authenticate(ctx, request, meta) if self.auth else None
-        await _limit(ctx, f"user:{actor.user_id}" if actor else f"ip:{meta.ip}")
+        if self.rate_limited:
+            await _limit(ctx, f"user:{actor.user_id}" if actor else f"ip:{meta.ip}")
         body = await _parse_body(request, self.body) if self.body else None
         query = _parse_query(request, self.query) if self.query else None
         if not self.body and not self.query:
             _refuse_unexpected_body(request)
         result = await self.handler(Call(ctx, request, actor, body, query, meta))
+        if isinstance(result, HttpResponse):
+            return result  # a handler that shapes its own reply (file downloads)
         if self.response is None:
             return HttpResponse(status_code=204 if self.status == 200 else self.status)
         model = self.response.model_validate(result)
@@ -121,6 +127,7 @@ def endpoint(
     status: int = 200,
     auth: bool = True,
     tag: str = "",
+    rate_limited: bool = True,
 ) -> Callable[[Handler], Endpoint]:
     def declare(handler: Handler) -> Endpoint:
         return Endpoint(
@@ -134,6 +141,7 @@ def endpoint(
             status,
             auth,
             [tag] if tag else [],
+            rate_limited,
         )
 
     return declare

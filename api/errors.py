@@ -44,6 +44,12 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.MUTED: 403,
     ErrorCode.INVITATION_INVALID: 409,
+    ErrorCode.FILE_REFUSED: 422,
+    ErrorCode.FILE_INFECTED: 422,
+    ErrorCode.FILE_NOT_READY: 409,
+    ErrorCode.FILE_GONE: 410,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.UPLOAD_INCOMPLETE: 400,
 }
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}

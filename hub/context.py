@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -11,6 +12,7 @@ from hub.bus import EventBus
 from hub.clock import Clock, utc_now
 from hub.components import Components
 from hub.db import Database
+from hub.files.storage import LocalStorage, Storage
 from hub.jobs import JobQueue
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
@@ -34,6 +36,8 @@ class HubContext:
     clock: Clock = field(default=utc_now)
     # Domain services wired by the process's assembler (api/app.py, workers/main.py).
     components: Components = field(default_factory=Components)
+    # Where file bytes live (hub/files/storage.py); open_context picks it from the settings.
+    storage: Storage = field(default_factory=lambda: LocalStorage(Path(".dreamseed/files")))
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,12 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     MUTED = "muted"
     INVITATION_INVALID = "invitation_invalid"
+    FILE_REFUSED = "file_refused"
+    FILE_INFECTED = "file_infected"
+    FILE_NOT_READY = "file_not_ready"
+    FILE_GONE = "file_gone"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    UPLOAD_INCOMPLETE = "upload_incomplete"
 
 
 class DomainError(Exception):

@@ -45,6 +45,10 @@ class RedisKeys:
         """Set by a conversation's first message of a burst; lives for the burst window."""
         return f"{self.ns}:push-burst:{conversation_id}"
 
+    def file_quota(self, user_id: object, day: str) -> str:
+        """Bytes a user uploaded on one UTC day (YYYY-MM-DD); expires after two days."""
+        return f"{self.ns}:file-quota:{user_id}:{day}"
+
     @property
     def dead_letters(self) -> str:
         return f"{self.ns}:dead-letters"

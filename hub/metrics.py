@@ -39,3 +39,7 @@ CAT_SELECTION = Histogram(
     "CAT answer handling: estimate update and next-item pick",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
 )
+FILES = Counter("dreamseed_files_total", "Uploads and file checks by outcome", ["outcome", "check"])
+FILE_PROCESSING = Histogram(
+    "dreamseed_file_processing_seconds", "Worker time per file step", ["step"]
+)

@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     job_timeout_s: Annotated[int, Field(gt=0)] = 300
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    # Attachments (hub/files/): size and daily quota per user, storage, scanning, voice.
+    file_max_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
+    file_daily_quota_bytes: Annotated[int, Field(gt=0)] = 200 * 1024 * 1024
+    file_storage: str = Field(default="local", pattern=r"^(local|s3)$")
+    file_url_ttl_s: PositiveSeconds = 300
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "dreamseed-files"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = Field(default=None, repr=False)
+    clamd_url: str | None = Field(default=None, pattern=r"^(tcp://[^/]+:\d+|unix:///.+)$")
+    clamd_timeout_s: Annotated[float, Field(gt=0)] = 30
+    image_max_pixels: Annotated[int, Field(gt=0)] = 40_000_000
+    voice_max_s: Annotated[int, Field(gt=0)] = 300
+    whisper_model: str = "small"
+    whisper_device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda)$")
+    whisper_threads: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("jwt_secret")
     @classmethod

@@ -71,8 +71,11 @@ async def database_url(servers: tuple[str, str]) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, servers: tuple[str, str]) -> Settings:
+def settings(
+    database_url: str, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
         redis_url=servers[1],
         jwt_secret=secrets.token_urlsafe(40),

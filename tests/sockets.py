@@ -24,6 +24,9 @@ EVENTS = (
     "parent_link.requested",
     "report.resolved",
     "moderation.notice",
+    "file.updated",
+    "file.refused",
+    "message.transcript",
 )
 
 

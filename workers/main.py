@@ -24,6 +24,13 @@ from workers.exam_jobs import (
     submit_overdue_attempt,
     sweep_overdue_attempts,
 )
+from workers.file_jobs import (
+    expire_unattached_files,
+    expire_uploads,
+    process_file,
+    requeue_pending_files,
+    transcribe_file,
+)
 from workers.jobs import expire_link_requests, purge_expired_sessions
 from workers.notify_jobs import (
     notify_conversation,
@@ -78,6 +85,11 @@ class WorkerSettings:
         sweep_overdue_attempts,
         recalibrate_items,
         recalibrate_recent,
+        process_file,
+        transcribe_file,
+        requeue_pending_files,
+        expire_uploads,
+        expire_unattached_files,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
@@ -86,6 +98,9 @@ class WorkerSettings:
         cron(send_email_digests, minute=EVERY_MINUTE, second={30}),
         cron(sweep_overdue_attempts, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(recalibrate_recent, hour={2}, minute={40}),
+        cron(requeue_pending_files, minute=EVERY_MINUTE, second={45}),
+        cron(expire_uploads, minute={5}),
+        cron(expire_unattached_files, hour={4}, minute={23}),
     ]
     on_startup = startup
     on_shutdown = shutdown

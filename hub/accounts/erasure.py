@@ -11,6 +11,7 @@ from hub.accounts import audit
 from hub.accounts.sessions import mark_session_revoked
 from hub.context import Actor, HubContext, RequestMeta
 from hub.errors import DomainError, ErrorCode
+from hub.files import releasing
 from hub.passwords import verify_password
 
 
@@ -45,6 +46,7 @@ async def erase_account(ctx: HubContext, actor: Actor, password: str, meta: Requ
             "UPDATE participants SET left_at = now() WHERE user_id = $1 AND left_at IS NULL",
             actor.user_id,
         )
+        file_keys = await releasing.retire_user_files(conn, actor.user_id)
         await conn.execute("DELETE FROM memberships WHERE user_id = $1", actor.user_id)
         await conn.execute("DELETE FROM zone_admins WHERE user_id = $1", actor.user_id)
         sessions = await conn.fetch(
@@ -67,8 +69,14 @@ async def erase_account(ctx: HubContext, actor: Actor, password: str, meta: Requ
             target_type="user",
             target_id=actor.user_id,
             meta=meta,
-            details={"messages_erased": len(erased), "sessions_revoked": len(sessions)},
+            details={
+                "messages_erased": len(erased),
+                "sessions_revoked": len(sessions),
+                "files_erased": len(file_keys),
+            },
         )
+    # The bytes go after the commit (the records no longer point at them).
+    await releasing.release_keys(ctx, file_keys)
     for session in sessions:
         await mark_session_revoked(ctx, actor.user_id, session["id"], "account_erased")
     await ctx.bus.disconnect_user(actor.user_id, "account_erased")

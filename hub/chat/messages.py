@@ -15,7 +15,7 @@ import asyncpg
 
 from hub import metrics
 from hub.accounts import audit
-from hub.chat import policy, profanity, search
+from hub.chat import attachments, policy, profanity, search
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.clock import wire_time
@@ -35,7 +35,7 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
     try:
         # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
         async with ctx.db.acting_lean(actor.user_id) as conn:
-            event = await _insert(conn, actor, body, ctx.clock())
+            event = await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
     except asyncpg.UniqueViolationError:
         event = None  # a concurrent retry of the same client_msg_id committed first
     if event is None or "stored" in event:
@@ -125,7 +125,7 @@ _SEND_WRITE = f"""
 
 
 async def _insert(
-    conn: Connection, actor: Actor, body: SendMessage, now: datetime
+    conn: Connection, actor: Actor, body: SendMessage, now: datetime, voice_max_s: int
 ) -> dict[str, Any]:
     """Store the message; {"stored": True} when this client_msg_id was stored before."""
     facts = await conn.fetchrow(
@@ -150,6 +150,12 @@ async def _insert(
             ErrorCode.VALIDATION, "reply_to is not a message of this conversation", field="reply_to"
         )
     content = _apply_moderation(body.content, facts["profanity"])
+    # Messages with files: one more query to check them before the write, one to link them.
+    files = None
+    if body.attachment_ids:
+        files = await attachments.check(
+            conn, body.conversation_id, body.attachment_ids, body.message_type, voice_max_s
+        )
     row = await fetch_returning(
         conn,
         _SEND_WRITE,
@@ -160,10 +166,13 @@ async def _insert(
         content,
         body.reply_to,
         body.ack_required and facts["kind"] == "announcement",
-        search.tokens(content),
+        search.tokens(attachments.searchable(content, files)),
         body.urgent and (facts["role"] == "admin" or facts["staff"]),
     )
-    return message_event(row)
+    event = message_event(row)
+    if files is not None:
+        event["attachments"] = await attachments.attach(conn, row, files)
+    return event
 
 
 async def _moderate(conn: Connection, conversation_id: UUID, content: str) -> str:
@@ -251,6 +260,8 @@ async def delete_message(ctx: HubContext, actor: Actor, message_id: UUID) -> dic
                 org_id=msg["org_id"],
             )
     event = message_event(row)
+    if row["message_type"] != "text":
+        await attachments.after_delete(ctx, [message_id])
     await ctx.bus.to_conversation(
         msg["conversation_id"],
         "message.deleted",
@@ -299,8 +310,8 @@ async def history(
             q.until,
             q.limit + 1,
         )
+        page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
     has_more = len(rows) > q.limit
-    page = [dict(r) for r in rows[: q.limit]]
     return (page if forward else page[::-1]), has_more
 
 

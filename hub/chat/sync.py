@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from hub.chat import attachments
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
 from schema.models.chat import SyncRequest
@@ -63,7 +64,18 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
             with_change,
             [positions[c].change for c in with_change],
         )
-    return _shape(actor, positions, convs, new_rows, changed_rows, membership_rows, body.limit)
+        shaped = _shape(
+            actor, positions, convs, new_rows, changed_rows, membership_rows, body.limit
+        )
+        await attachments.add_to(
+            conn,
+            [
+                m
+                for entry in shaped["conversations"].values()
+                for m in entry.get("messages", []) + entry.get("changes", [])
+            ],
+        )
+    return shaped
 
 
 def _shape(

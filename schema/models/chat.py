@@ -12,13 +12,21 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from schema.models.common import Request, Response, ShortText
+from schema.models.files import AttachmentIds, AttachmentOut
 
 MAX_MESSAGE_CHARS = 4000
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
 
 
 def _sendable(value: str) -> str:
@@ -41,36 +49,56 @@ MessageText = Annotated[
     AfterValidator(_sendable),
 ]
 MessageType = Literal["text", "image", "file", "voice"]
+# A caption under attachments: may be empty, never NUL.
+Caption = Annotated[
+    str, Strict(), StringConstraints(max_length=MAX_MESSAGE_CHARS), AfterValidator(_no_nul)
+]
 ConversationKind = Literal["direct", "group", "announcement"]
 ParticipantRole = Literal["admin", "member", "observer"]
 Seq = Annotated[int, Field(ge=0, le=2**62)]
 
 
-class SendMessage(Request):
+class _Sendable(Request):
+    """What a message carries: text, or files (`attachment_ids`, uploaded with POST /files)
+    with an optional caption. image/file/voice messages carry files; text messages do not."""
+
     # Message text is kept as typed: leading spaces can be indentation.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    conversation_id: UUID
     client_msg_id: ClientMsgId
-    content: MessageText
+    # Before `content`: whether a blank caption is allowed depends on them.
+    attachment_ids: AttachmentIds = Field(default_factory=list)
+    content: Caption = Field(default="", validate_default=True)
     message_type: MessageType = "text"
     reply_to: UUID | None = None
     ack_required: bool = False
     # Breaks through quiet hours; honoured for teachers and conversation admins only.
     urgent: bool = False
 
+    @field_validator("content")
+    @classmethod
+    def _text_or_files(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip() and not info.data.get("attachment_ids"):
+            raise ValueError("must not be blank")
+        return value
 
-class SendMessageBody(Request):
+    @model_validator(mode="after")
+    def _type_matches(self) -> _Sendable:
+        if self.attachment_ids and self.message_type == "text":
+            raise ValueError("a message with attachment_ids is of type image, file or voice")
+        if not self.attachment_ids and self.message_type != "text":
+            raise ValueError(f"a {self.message_type} message needs attachment_ids")
+        if len(set(self.attachment_ids)) != len(self.attachment_ids):
+            raise ValueError("attachment_ids must not repeat a file")
+        return self
+
+
+class SendMessage(_Sendable):
+    conversation_id: UUID
+
+
+class SendMessageBody(_Sendable):
     """REST: the conversation comes from the path."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-    client_msg_id: ClientMsgId
-    content: MessageText
-    message_type: MessageType = "text"
-    reply_to: UUID | None = None
-    ack_required: bool = False
-    urgent: bool = False
 
 
 class MessageAck(Response):
@@ -177,6 +205,8 @@ class MessageOut(Response):
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    # image/file/voice messages: their files (none once the message is deleted).
+    attachments: list[AttachmentOut] | None = None
 
 
 class ParticipantOut(Response):
