@@ -38,6 +38,7 @@ from api.routes import (
     messages,
     notifications,
     organizations,
+    tutor,
     users,
 )
 from hub.errors import DomainError
@@ -60,6 +61,7 @@ ENDPOINTS: list[Endpoint] = [
     *dashboards.ENDPOINTS,
     *notifications.ENDPOINTS,
     *admin.ENDPOINTS,
+    *tutor.ENDPOINTS,
 ]
 
 

@@ -102,6 +102,8 @@ class Endpoint:
         if not self.body and not self.query:
             _refuse_unexpected_body(request)
         result = await self.handler(Call(ctx, request, actor, body, query, meta))
+        if isinstance(result, HttpResponse):  # a streamed reply (Server-Sent Events)
+            return result
         if self.response is None:
             return HttpResponse(status_code=204 if self.status == 200 else self.status)
         model = self.response.model_validate(result)

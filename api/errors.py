@@ -42,6 +42,10 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.EXAM_IN_PROGRESS: 403,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.TUTOR_NOT_CONFIGURED: 503,
+    ErrorCode.TUTOR_DISABLED: 403,
+    ErrorCode.TUTOR_REFUSED: 422,
+    ErrorCode.TOO_MANY_IN_FLIGHT: 429,
 }
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}

@@ -32,6 +32,10 @@ class ErrorCode(StrEnum):
     EXAM_IN_PROGRESS = "exam_in_progress"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    TUTOR_NOT_CONFIGURED = "tutor_not_configured"
+    TUTOR_DISABLED = "tutor_disabled"
+    TUTOR_REFUSED = "tutor_refused"
+    TOO_MANY_IN_FLIGHT = "too_many_in_flight"
 
 
 class DomainError(Exception):

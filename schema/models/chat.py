@@ -42,6 +42,8 @@ MessageText = Annotated[
 ]
 MessageType = Literal["text", "image", "file", "voice"]
 ConversationKind = Literal["direct", "group", "announcement"]
+# What a client is shown; "tutor" conversations are made by the AI tutor, never by a client.
+ShownConversationKind = Literal["direct", "group", "announcement", "tutor"]
 ParticipantRole = Literal["admin", "member", "observer"]
 Seq = Annotated[int, Field(ge=0, le=2**62)]
 
@@ -188,7 +190,7 @@ class ParticipantOut(Response):
 
 class ConversationOut(Response):
     id: UUID
-    kind: ConversationKind
+    kind: ShownConversationKind
     org_id: UUID
     zone_id: UUID
     title: str | None

@@ -1,0 +1,140 @@
+"""The AI tutor end to end on one hub: the real aiohttp client against the stand-in model
+server, the real tutor worker, real sockets, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from arq.worker import Worker
+from prometheus_client import REGISTRY
+
+from hub.context import HubContext
+from hub.settings import Settings
+from tests.model_standin import HARMFUL_TOKENS, ModelStandIn
+from tests.sockets import Client
+from tests.support import Factory, User, history, listing
+from tests.tutor_support import Answer, follow, question_id, tutor_settings, tutor_worker
+
+Connect = Callable[[User], Awaitable[Client]]
+
+
+@pytest.fixture(scope="module")
+async def standin() -> AsyncIterator[ModelStandIn]:
+    server = await ModelStandIn(token_interval_s=0.002, tokens=40).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="module")
+async def worker(standin: ModelStandIn, settings: Settings) -> AsyncIterator[Worker]:
+    async with tutor_worker(tutor_settings(settings, standin.base_url)) as running:
+        yield running
+
+
+@pytest.fixture
+def tutored(
+    hub_ctx: HubContext, settings: Settings, standin: ModelStandIn, worker: Worker
+) -> Iterator[HubContext]:
+    """The in-process hub with the tutor pointed at the stand-in."""
+    standin.reset()
+    hub_ctx.settings = tutor_settings(settings, standin.base_url)
+    yield hub_ctx
+    hub_ctx.settings = settings
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def ask(client: Client, question: str, **extra: Any) -> dict[str, Any]:
+    ack: dict[str, Any] = await client.call(
+        "tutor.ask", {"client_msg_id": question_id(), "question": question, **extra}
+    )
+    return ack
+
+
+async def test_answer_streams_and_is_stored_as_a_message(
+    tutored: HubContext,
+    factory: Factory,
+    connect: Connect,
+    api: httpx.AsyncClient,
+    standin: ModelStandIn,
+) -> None:
+    """A question is stored, its answer streams in, ends as a message with seq, and is recorded."""
+    org = await factory.org()
+    student = await factory.user("student", org)
+    device = await connect(student)
+    done_before = sample("dreamseed_tutor_answers_total", outcome="done")
+    ack = await ask(device, "이차방정식 근의 공식을 설명해 주세요")
+    assert "error" not in ack, ack
+    answer = await follow(device, Answer(ack["answer_id"]))
+    assert answer.done is not None and answer.done["status"] == "done"
+    message = answer.done["message"]
+    assert message["content"] == answer.text and answer.text.startswith("근의 공식은")
+    assert message["seq"] == ack["question"]["seq"] + 1
+    assert answer.done["usage"] == {"prompt_tokens": 20, "completion_tokens": 40}
+    assert answer.done["model"] == "Qwen/Qwen2.5-7B-Instruct"
+    assert answer.done["finish_reason"] == "stop"
+    # The conversation is listed like any other, with the answer unread.
+    listed = {c["id"]: c for c in await listing(api, student)}
+    conv = listed[ack["conversation_id"]]
+    assert conv["kind"] == "tutor" and conv["unread_count"] == 1
+    page = await history(api, student, ack["conversation_id"])
+    assert [m["content"] for m in page["items"]] == [ack["question"]["content"], answer.text]
+    # The model saw the system prompt and the question.
+    sent = standin.served[-1].body
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert sent["messages"][0]["role"] == "system" and "튜터" in sent["messages"][0]["content"]
+    assert sent["messages"][-1]["content"] == ack["question"]["content"]
+    rows = await factory.fetch("SELECT * FROM tutor_requests")
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["outcome"] == "done" and row["model"] == "Qwen/Qwen2.5-7B-Instruct"
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (20, 40)
+    assert row["ttft_ms"] is not None and row["total_ms"] >= row["ttft_ms"]
+    assert str(row["answer_message_id"]) == message["id"]
+    assert sample("dreamseed_tutor_answers_total", outcome="done") == done_before + 1
+
+
+async def test_split_harmful_phrase_never_reaches_a_socket(
+    tutored: HubContext, factory: Factory, connect: Connect, standin: ModelStandIn
+) -> None:
+    """A harmful phrase split over two tokens is caught before either half is shown; the
+    answer is generated again and the device drops what it had."""
+    org = await factory.org()
+    student = await factory.user("student", org)
+    device = await connect(student)
+    filtered_before = sample("dreamseed_tutor_filtered_total", reason="harmful")
+    ack = await ask(device, "근의 공식 #harmful")
+    answer = await follow(device, Answer(ack["answer_id"]))
+    shown = "".join(answer.shown)
+    assert HARMFUL_TOKENS[0] not in shown and "bo" + "mb" not in shown
+    assert "make a" not in shown
+    assert answer.drops == 1 and answer.attempt == 2
+    assert answer.done is not None and answer.done["status"] == "done"
+    assert answer.done["message"]["content"] == answer.text
+    assert len(standin.served) == 2 and standin.served[0].outcome == "disconnected"
+    row = (await factory.fetch("SELECT outcome, attempts FROM tutor_requests"))[0]
+    assert (row["outcome"], row["attempts"]) == ("done", 2)
+    assert sample("dreamseed_tutor_filtered_total", reason="harmful") == filtered_before + 1
+
+
+async def test_always_harmful_answer_ends_in_a_polite_refusal(
+    tutored: HubContext, factory: Factory, connect: Connect, standin: ModelStandIn
+) -> None:
+    """Four filtered attempts (the first and three retries): a polite refusal, outcome filtered."""
+    standin.harmful_times = 10
+    org = await factory.org()
+    student = await factory.user("student", org)
+    device = await connect(student)
+    ack = await ask(device, "근의 공식 #harmful")
+    answer = await follow(device, Answer(ack["answer_id"]))
+    assert "bo" + "mb" not in "".join(answer.shown)
+    assert answer.done is not None and answer.done["status"] == "filtered"
+    assert answer.text.startswith("죄송해요") and answer.drops == 4
+    assert len(standin.served) == 4
+    row = (await factory.fetch("SELECT outcome, attempts FROM tutor_requests"))[0]
+    assert (row["outcome"], row["attempts"]) == ("filtered", 4)
