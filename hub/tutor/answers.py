@@ -77,7 +77,7 @@ def _shape(request: Request, state: AnswerState, start: int, text: str) -> dict[
         "text": text,
         "position": state.position,
         "done": event_payload(request.id, state.done) if state.done else None,
-        "error": event_payload(request.id, state.error) if state.error else None,
+        "failure": event_payload(request.id, state.error) if state.error else None,
     }
 
 

@@ -65,7 +65,7 @@ class AnswerStateOut(Response):
     text: str
     position: int | None = None
     done: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
 
 
 class TutorSettings(Request):
