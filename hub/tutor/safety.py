@@ -63,7 +63,8 @@ _INJECTION: Final = {
         r"\bfrom now on,? you (are|will) (be )?(an? )?(unrestricted|evil|unfiltered)",
         r"\b(stay|remain) in character no matter",
         r"(너는|당신은) ?(이제|지금부터) ?(제한|규칙|필터)[이가]? ?없",
-        r"(제한|규칙|필터) ?없는 ?(ai|인공지능|챗봇|모드)",
+        r"(이제|지금부터) ?(너는|당신은) ?(제한|규칙|필터)[이가]? ?없",
+        r"(제한|규칙|필터)[이가]? ?없는 ?(ai|인공지능|챗봇|모드)",
         r"역할 ?(극|놀이)[을를이]? ?(하며|통해|빌려) ?(규칙|제한|지시)",
     ),
 }
