@@ -3,6 +3,7 @@ server, the real tutor worker, real sockets, PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from hub.context import HubContext
 from hub.settings import Settings
+from tests.exam_support import make_class
 from tests.model_standin import HARMFUL_TOKENS, ModelStandIn
 from tests.sockets import Client
 from tests.support import Factory, User, history, listing
@@ -30,7 +32,9 @@ async def standin() -> AsyncIterator[ModelStandIn]:
 
 @pytest.fixture(scope="module")
 async def worker(standin: ModelStandIn, settings: Settings) -> AsyncIterator[Worker]:
-    async with tutor_worker(tutor_settings(settings, standin.base_url)) as running:
+    # One request at a time per model server: the second asker waits in line, told where.
+    tuned = tutor_settings(settings, standin.base_url, tutor_server_concurrency=1)
+    async with tutor_worker(tuned) as running:
         yield running
 
 
@@ -138,3 +142,102 @@ async def test_always_harmful_answer_ends_in_a_polite_refusal(
     assert len(standin.served) == 4
     row = (await factory.fetch("SELECT outcome, attempts FROM tutor_requests"))[0]
     assert (row["outcome"], row["attempts"]) == ("filtered", 4)
+
+
+async def test_a_busy_model_server_tells_the_student_their_place_in_line(
+    tutored: HubContext, factory: Factory, connect: Connect
+) -> None:
+    """With the server's one slot taken, the next asker hears tutor.queued {position: 1}, then
+    gets the answer."""
+    org = await factory.org()
+    first, second = await factory.user("student", org), await factory.user("student", org)
+    one, two = await connect(first), await connect(second)
+    slow = await ask(one, "천천히 #slow #tokens=20")
+    waiting = await ask(two, "기다려요")
+    event, frame = await asyncio.wait_for(two.tutor.get(), 10)
+    assert (event, frame) == ("tutor.queued", {"answer_id": waiting["answer_id"], "position": 1})
+    later = await follow(two, Answer(waiting["answer_id"]))
+    assert later.done is not None and later.done["status"] == "done"
+    assert (await follow(one, Answer(slow["answer_id"]))).done is not None
+
+
+async def test_teachers_and_parents_read_tutor_conversations_unless_the_school_says_no(
+    tutored: HubContext, factory: Factory, connect: Connect, api: httpx.AsyncClient
+) -> None:
+    """The class's teacher and the linked parent read (never write); another teacher and a
+    classmate cannot; with observers off, only the student; usage per class per day."""
+    org = await factory.org()
+    student, classmate = await factory.user("student", org), await factory.user("student", org)
+    teacher, stranger = await factory.user("teacher", org), await factory.user("teacher", org)
+    admin, parent = await factory.user("org_admin", org), await factory.user("parent", org)
+    class_id = await make_class(factory, org, [student, classmate])
+    await factory.fetch(
+        "INSERT INTO class_members (class_id, org_id, zone_id, user_id, role) "
+        "VALUES ($1, $2, $3, $4, 'teacher')",
+        class_id,
+        org.id,
+        org.zone_id,
+        teacher.id,
+    )
+    await factory.fetch(
+        "INSERT INTO parent_links (org_id, zone_id, parent_id, student_id, status, "
+        "requested_at, expires_at) VALUES ($1, $2, $3, $4, 'approved', now(), now())",
+        org.id,
+        org.zone_id,
+        parent.id,
+        student.id,
+    )
+    device = await connect(student)
+    ack = await ask(device, "근의 공식?")
+    await follow(device, Answer(ack["answer_id"]))
+    path = f"/tutor/conversations/{ack['conversation_id']}/messages"
+    for reader in (teacher, parent, admin):
+        found = await api.get(
+            "/tutor/conversations", params={"student_id": str(student.id)}, headers=reader.headers
+        )
+        assert [c["conversation_id"] for c in found.json()["items"]] == [ack["conversation_id"]]
+        page = await api.get(path, headers=reader.headers)
+        assert page.status_code == 200 and len(page.json()["items"]) == 2
+        post = await api.post(
+            f"/conversations/{ack['conversation_id']}/messages",
+            json={"client_msg_id": question_id(), "content": "hi"},
+            headers=reader.headers,
+        )
+        assert post.status_code == 404
+    for outsider in (stranger, classmate):
+        assert (await api.get(path, headers=outsider.headers)).status_code == 404
+    usage = await api.get(
+        "/tutor/usage", params={"class_id": str(class_id)}, headers=teacher.headers
+    )
+    assert [(r["student_id"], r["questions"]) for r in usage.json()["items"]] == [
+        (str(student.id), 1)
+    ]
+    assert (
+        await api.get("/tutor/usage", params={"class_id": str(class_id)}, headers=stranger.headers)
+    ).status_code == 403
+    off = await api.put(
+        f"/tutor/settings/{org.id}", json={"observers": False}, headers=admin.headers
+    )
+    assert off.status_code == 200
+    assert (await api.get(path, headers=teacher.headers)).status_code == 404
+    assert (await api.get(path, headers=parent.headers)).status_code == 404
+    assert (await api.get(path, headers=student.headers)).status_code == 200
+
+
+async def test_without_a_model_server_the_tutor_says_it_is_not_configured(
+    hub_ctx: HubContext, factory: Factory, connect: Connect, api: httpx.AsyncClient
+) -> None:
+    """No TUTOR_URL: a clear tutor_not_configured error on socket and REST, nothing stored."""
+    student = await factory.user("student", await factory.org())
+    ack = await ask(await connect(student), "근의 공식?")
+    assert ack["error"] == {
+        "code": "tutor_not_configured",
+        "message": "The AI tutor is not configured on this server",
+    }
+    rest = await api.post(
+        "/tutor/questions",
+        json={"client_msg_id": question_id(), "question": "근의 공식?"},
+        headers=student.headers,
+    )
+    assert rest.status_code == 503 and rest.json()["error"]["code"] == "tutor_not_configured"
+    assert await factory.fetchval("SELECT count(*) FROM tutor_requests") == 0

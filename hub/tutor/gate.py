@@ -20,6 +20,7 @@ class Gate:
         self.limit = limit
         self.active = 0
         self._line: deque[tuple[asyncio.Future[None], Told]] = deque()
+        self._notices: set[asyncio.Task[None]] = set()
 
     @property
     def waiting(self) -> int:
@@ -54,7 +55,10 @@ class Gate:
             turn, _ = self._line.popleft()
             if not turn.done():
                 turn.set_result(None)  # the slot passes on: `active` stays the same
-                asyncio.get_running_loop().create_task(self._tell_line())
+                if self._line:
+                    notice = asyncio.get_running_loop().create_task(self._tell_line())
+                    self._notices.add(notice)
+                    notice.add_done_callback(self._notices.discard)
                 return
         self.active -= 1
 

@@ -49,22 +49,27 @@ CREATE INDEX tutor_requests_org_day ON tutor_requests (org_id, created_at);
 CREATE INDEX tutor_requests_open ON tutor_requests (created_at)
     WHERE outcome IN ('queued', 'streaming');
 
--- Tutor conversations a teacher (of a class the student is in) or a linked parent may read,
--- unless the organization turned that off (settings.tutor.observers = false).
+-- Tutor conversations a teacher (of a class the student is in), a linked parent or an admin
+-- of the school may read, unless the school turned that off (settings.tutor.observers).
+-- Driven from the caller's own classes, children and schools (index lookups), never from all
+-- tutor conversations: the messages policy below evaluates it once per query.
+CREATE INDEX tutor_conversations_org ON tutor_conversations (org_id);
+CREATE INDEX class_members_user ON class_members (user_id);
+
 CREATE FUNCTION app_observed_tutor_conversations() RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
     SELECT t.conversation_id FROM tutor_conversations t
     JOIN organizations o ON o.id = t.org_id
     WHERE coalesce((o.settings->'tutor'->>'observers')::boolean, true)
-      AND (EXISTS (SELECT 1 FROM class_members s JOIN class_members me
-                     ON me.class_id = s.class_id AND me.user_id = app_user_id()
-                    AND me.role = 'teacher'
-                   WHERE s.user_id = t.student_id AND s.role = 'student'
-                     AND s.org_id = t.org_id)
-           OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = app_user_id()
-                      AND m.org_id = t.org_id AND m.role = 'org_admin')
-           OR EXISTS (SELECT 1 FROM parent_links l WHERE l.parent_id = app_user_id()
-                      AND l.student_id = t.student_id AND l.status = 'approved'))
+      AND ((t.student_id, t.org_id) IN (
+              SELECT s.user_id, s.org_id FROM class_members me
+              JOIN class_members s ON s.class_id = me.class_id AND s.role = 'student'
+              WHERE me.user_id = app_user_id() AND me.role = 'teacher'
+              UNION ALL
+              SELECT l.student_id, l.org_id FROM parent_links l
+              WHERE l.parent_id = app_user_id() AND l.status = 'approved')
+           OR t.org_id IN (SELECT m.org_id FROM memberships m
+                           WHERE m.user_id = app_user_id() AND m.role = 'org_admin'))
 $$;
 
 ALTER TABLE tutor_conversations ENABLE ROW LEVEL SECURITY;
