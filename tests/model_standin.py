@@ -15,6 +15,7 @@ What it does is chosen by markers in the last user message:
   #harmful   a harmful phrase split across two tokens (the first `harmful_times` requests)
   #tokens=N  answer with N tokens
   #slow      tokens every `slow_interval_s`
+  #every=S   tokens every S seconds
 Run alone (for loadtest/tutor_bench.py): `python -m tests.model_standin --port 8100`.
 """
 
@@ -86,6 +87,7 @@ class ModelStandIn:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/_served", self._served)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -104,6 +106,26 @@ class ModelStandIn:
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response(
             {"object": "list", "data": [{"id": "stand-in", "object": "model"}]}
+        )
+
+    def _interval(self, question: str) -> float:
+        if every := re.search(r"#every=([0-9.]+)", question):
+            return float(every[1])
+        return self.slow_interval_s if "#slow" in question else self.token_interval_s
+
+    async def _served(self, request: web.Request) -> web.Response:
+        """What it served (for loadtest/tutor_bench.py): question, token and disconnect times."""
+        return web.json_response(
+            [
+                {
+                    "question": s.question,
+                    "started": s.started,
+                    "token_times": s.token_times,
+                    "outcome": s.outcome,
+                    "disconnected_at": s.disconnected_at,
+                }
+                for s in self.served
+            ]
         )
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
@@ -156,7 +178,7 @@ class ModelStandIn:
         if "#harmful" in question and self.harmful_times > 0:
             self.harmful_times -= 1
             tokens = tokens[:4] + list(HARMFUL_TOKENS) + tokens[4:]
-        interval = self.slow_interval_s if "#slow" in question else self.token_interval_s
+        interval = self._interval(question)
         for index, token in enumerate(tokens):
             if index == 5:
                 if "#stall" in question:
