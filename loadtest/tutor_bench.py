@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -79,6 +80,11 @@ def summary(seconds: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(seconds, 99) * 1000, 2),
         "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan"),
     }
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_s(pid: int) -> float:
@@ -244,10 +250,14 @@ async def open_device(services: Services, token: str, device: Device) -> LeanSoc
     return await LeanSocket.open(HOST, services.hub_port, token, on_event=device.on_event)
 
 
-async def ask(sock: LeanSocket, device: Device, tag: str, tokens: int, extra: str = "") -> None:
+async def ask(
+    sock: LeanSocket, device: Device, tag: str, tokens: int, extra: str = "", delay_s: float = 0
+) -> None:
+    await asyncio.sleep(delay_s)
     ack = await sock.call(
         "tutor.ask",
         {"client_msg_id": f"b-{tag}", "question": f"근의 공식 #id={tag} #tokens={tokens} {extra}"},
+        wait_s=120,
     )
     if "error" in ack:
         raise SystemExit(f"ask refused: {ack['error']}")
@@ -265,21 +275,27 @@ def token_latencies(device: Device, token_times: list[float], count: int) -> lis
 
 
 async def run_answers(
-    services: Services, tokens: list[str], count: int, label: str
+    services: Services, tokens: list[str], count: int, label: str, ramp_s: float = 0
 ) -> dict[str, Any]:
+    """Every student asks (spread over `ramp_s`), all answers stream at once."""
     devices = [Device() for _ in tokens]
     socks = await asyncio.gather(
         *(open_device(services, t, d) for t, d in zip(tokens, devices, strict=True))
     )
-    hub_pid, worker_pid = services.procs["hub"].pid, services.procs["worker"].pid
-    cpu0, wcpu0, t0 = cpu_s(hub_pid), cpu_s(worker_pid), time.monotonic()
+    pids = {name: proc.pid for name, proc in services.procs.items()}
+    cpu0, own0, t0 = {n: cpu_s(p) for n, p in pids.items()}, _own_cpu(), time.monotonic()
     tags = [f"{label}{i}-{secrets.token_hex(3)}" for i in range(len(tokens))]
     await asyncio.gather(
-        *(ask(s, d, tag, count) for s, d, tag in zip(socks, devices, tags, strict=True))
+        *(
+            ask(s, d, tag, count, delay_s=ramp_s * i / len(tokens))
+            for i, (s, d, tag) in enumerate(zip(socks, devices, tags, strict=True))
+        )
     )
+    streaming = sum(not d.done.is_set() for d in devices)
     await asyncio.wait_for(asyncio.gather(*(d.done.wait() for d in devices)), 600)
     wall = time.monotonic() - t0
-    hub_cpu, worker_cpu = (cpu_s(hub_pid) - cpu0) / wall, (cpu_s(worker_pid) - wcpu0) / wall
+    cpu = {f"{n}_cpu_cores": round((cpu_s(p) - cpu0[n]) / wall, 2) for n, p in pids.items()}
+    cpu["bench_client_cpu_cores"] = round((_own_cpu() - own0) / wall, 2)
     served = services.served()
     expected = "".join(answer_tokens(count))
     latencies: list[float] = []
@@ -291,14 +307,14 @@ async def run_answers(
         sock.close()
     return {
         "answers": len(tokens),
+        "streaming_when_the_last_was_asked": streaming,
         "tokens_each": count,
         "wall_s": round(wall, 2),
         "latency": summary(latencies),
         "wrong_or_incomplete": wrong,
         "gaps": sum(d.gaps for d in devices),
         "duplicates_dropped": sum(d.duplicates for d in devices),
-        "hub_cpu_cores": round(hub_cpu, 2),
-        "worker_cpu_cores": round(worker_cpu, 2),
+        **cpu,
     }
 
 
@@ -384,7 +400,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             results["latency"] = await run_latency(services, spare[: args.samples], args.tokens)
         if "load" in chosen:
             results["load"] = await run_answers(
-                services, tokens[: args.answers], args.tokens, "load"
+                services, tokens[: args.answers], args.load_tokens, "load", args.ramp_s
             )
         if "cancel" in chosen:
             results["cancel"] = await run_cancel(services, spare[args.samples : 2 * args.samples])
@@ -408,6 +424,8 @@ if __name__ == "__main__":
     )
     parser.add_argument("--answers", type=int, default=500, help="concurrent answers (load)")
     parser.add_argument("--tokens", type=int, default=80, help="tokens per answer")
+    parser.add_argument("--load-tokens", type=int, default=400, help="tokens per answer (load)")
+    parser.add_argument("--ramp-s", type=float, default=5, help="asks spread over (load)")
     parser.add_argument("--rate", type=float, default=40, help="tokens/s of each answer")
     parser.add_argument("--samples", type=int, default=10, help="latency/cancel/reconnect runs")
     parser.add_argument("--holdback", type=int, default=48, help="TUTOR_HOLDBACK_CHARS")

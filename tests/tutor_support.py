@@ -60,6 +60,11 @@ async def tutor_worker(settings: Settings) -> AsyncIterator[Worker]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Jobs cut off by the stop end cancelled; arq's close() would re-raise that.
+        for job in worker.tasks.values():
+            job.cancel()
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        worker.tasks.clear()
         with warnings.catch_warnings():
             # arq 0.28 closes its pool with redis-py's deprecated close().
             warnings.simplefilter("ignore", DeprecationWarning)

@@ -31,6 +31,25 @@ def event_payload(answer_id: UUID, frame: Frame) -> dict[str, Any]:
     return {"answer_id": str(answer_id), **{k: v for k, v in frame.items() if k != "kind"}}
 
 
+def merge_deltas(frames: list[Frame]) -> list[Frame]:
+    """Deltas that queued up behind a slow write go out as one frame: under load, frames grow
+    instead of the backlog (the writer's round trips pace them)."""
+    merged: list[Frame] = []
+    for frame in frames:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and frame["kind"] == "delta"
+            and last["kind"] == "delta"
+            and last["attempt"] == frame["attempt"]
+            and last["offset"] + len(last["text"]) == frame["offset"]
+        ):
+            merged[-1] = {**last, "text": last["text"] + frame["text"]}
+        else:
+            merged.append(frame)
+    return merged
+
+
 class Relay:
     def __init__(
         self,
@@ -115,7 +134,7 @@ class Relay:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            frames, self._outbox = self._outbox, []
+            frames, self._outbox = merge_deltas(self._outbox), []
             if frames:
                 await self.streams.append(self.answer_id, frames)
                 for frame in frames:
