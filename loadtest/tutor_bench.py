@@ -211,7 +211,10 @@ class Services:
                 "--no-access-log",
             ],
         )
-        self.spawn("worker", [py, "-m", "hub.cli", "tutor"])
+        profile = (
+            ["-m", "cProfile", "-o", self.args.profile_worker] if self.args.profile_worker else []
+        )
+        self.spawn("worker", [py, *profile, "-m", "hub.cli", "tutor"])
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
@@ -305,7 +308,9 @@ async def run_answers(
         latencies += token_latencies(device, served[tag]["token_times"], count)
     for sock in socks:
         sock.close()
+    stages = await _stages(services, devices, tags, served, count)
     return {
+        "stages_ms_p50_p99": stages,
         "answers": len(tokens),
         "streaming_when_the_last_was_asked": streaming,
         "tokens_each": count,
@@ -315,6 +320,45 @@ async def run_answers(
         "gaps": sum(d.gaps for d in devices),
         "duplicates_dropped": sum(d.duplicates for d in devices),
         **cpu,
+    }
+
+
+async def _stages(
+    services: Services,
+    devices: list[Device],
+    tags: list[str],
+    served: dict[str, dict[str, Any]],
+    count: int,
+) -> dict[str, list[float]]:
+    """Where the time goes, per delta frame: stand-in write -> worker's write to the answer's
+    Redis stream (the entry id is its time) -> the device receiving it."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(services.args.redis_url)
+    to_stream, to_device = [], []
+    try:
+        for device, tag in list(zip(devices, tags, strict=True))[:20]:
+            key = f"{services.env['REDIS_NAMESPACE']}:tutor-stream:{device.answer_id}"
+            ends = []
+            end = 0
+            for token in answer_tokens(count):
+                end += len(token)
+                ends.append(end)
+            times = served[tag]["token_times"]
+            for entry_id, fields in await redis.xrange(key):
+                frame = json.loads(fields[b"f"])
+                if frame["kind"] != "delta":
+                    continue
+                last = frame["offset"] + len(frame["text"])
+                token = next(i for i, e in enumerate(ends) if e >= last)
+                written = int(entry_id.split(b"-")[0]) / 1000
+                to_stream.append(written - times[token])
+                to_device.append(device.arrivals[last - 1] - written)
+    finally:
+        await redis.aclose()
+    return {
+        "standin_to_stream": [round(percentile(to_stream, q) * 1000, 1) for q in (50, 99)],
+        "stream_to_device": [round(percentile(to_device, q) * 1000, 1) for q in (50, 99)],
     }
 
 
@@ -429,5 +473,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=40, help="tokens/s of each answer")
     parser.add_argument("--samples", type=int, default=10, help="latency/cancel/reconnect runs")
     parser.add_argument("--holdback", type=int, default=48, help="TUTOR_HOLDBACK_CHARS")
+    parser.add_argument("--profile-worker", help="write the tutor worker's cProfile here")
     parser.add_argument("--frame-ms", type=int, default=40, help="TUTOR_FRAME_MS")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=1))

@@ -72,6 +72,9 @@ async def test_answer_streams_and_is_stored_as_a_message(
     student = await factory.user("student", org)
     device = await connect(student)
     done_before = sample("dreamseed_tutor_answers_total", outcome="done")
+    model = "Qwen/Qwen2.5-7B-Instruct"
+    ttft_before = sample("dreamseed_tutor_time_to_first_token_seconds_count", model=model)
+    tpot_before = sample("dreamseed_tutor_time_per_output_token_seconds_count", model=model)
     ack = await ask(device, "이차방정식 근의 공식을 설명해 주세요")
     assert "error" not in ack, ack
     answer = await follow(device, Answer(ack["answer_id"]))
@@ -101,6 +104,20 @@ async def test_answer_streams_and_is_stored_as_a_message(
     assert row["ttft_ms"] is not None and row["total_ms"] >= row["ttft_ms"]
     assert str(row["answer_message_id"]) == message["id"]
     assert sample("dreamseed_tutor_answers_total", outcome="done") == done_before + 1
+    assert sample("dreamseed_tutor_time_to_first_token_seconds_count", model=model) == (
+        ttft_before + 1
+    )
+    assert sample("dreamseed_tutor_time_per_output_token_seconds_count", model=model) == (
+        tpot_before + 1
+    )
+    # Asking again with the same client_msg_id returns the first ask, storing nothing more.
+    again = await device.call(
+        "tutor.ask",
+        {"client_msg_id": row["client_msg_id"], "question": "이차방정식 근의 공식을 설명해 주세요"},
+    )
+    assert again["answer_id"] == ack["answer_id"]
+    assert again["question"]["id"] == ack["question"]["id"]
+    assert await factory.fetchval("SELECT count(*) FROM messages") == 2
 
 
 async def test_split_harmful_phrase_never_reaches_a_socket(
