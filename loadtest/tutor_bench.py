@@ -339,10 +339,10 @@ async def _stages(
     try:
         for device, tag in list(zip(devices, tags, strict=True))[:20]:
             key = f"{services.env['REDIS_NAMESPACE']}:tutor-stream:{device.answer_id}"
-            ends = []
+            ends: list[int] = []
             end = 0
-            for token in answer_tokens(count):
-                end += len(token)
+            for piece in answer_tokens(count):
+                end += len(piece)
                 ends.append(end)
             times = served[tag]["token_times"]
             for entry_id, fields in await redis.xrange(key):
@@ -350,9 +350,9 @@ async def _stages(
                 if frame["kind"] != "delta":
                     continue
                 last = frame["offset"] + len(frame["text"])
-                token = next(i for i, e in enumerate(ends) if e >= last)
+                index = next(i for i, e in enumerate(ends) if e >= last)
                 written = int(entry_id.split(b"-")[0]) / 1000
-                to_stream.append(written - times[token])
+                to_stream.append(written - times[index])
                 to_device.append(device.arrivals[last - 1] - written)
     finally:
         await redis.aclose()
