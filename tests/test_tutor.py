@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from arq.worker import Worker
 from prometheus_client import REGISTRY
 
-from hub.context import HubContext
+from hub.context import Actor, HubContext
+from hub.errors import DomainError, ErrorCode
 from hub.settings import Settings
+from hub.tutor.voice import ask_spoken
 from tests.exam_support import make_class
 from tests.model_standin import HARMFUL_TOKENS, ModelStandIn
 from tests.sockets import Client
@@ -258,3 +261,31 @@ async def test_without_a_model_server_the_tutor_says_it_is_not_configured(
     )
     assert rest.status_code == 503 and rest.json()["error"]["code"] == "tutor_not_configured"
     assert await factory.fetchval("SELECT count(*) FROM tutor_requests") == 0
+
+
+class _Transcripts:
+    """A transcript source as the transcription work will provide one (recording -> text)."""
+
+    def __init__(self, texts: dict[UUID, str]) -> None:
+        self.texts = texts
+
+    async def transcript(self, ctx: HubContext, actor: Actor, recording_id: UUID) -> str:
+        return self.texts[recording_id]
+
+
+async def test_a_spoken_question_is_asked_through_the_voice_seam(
+    tutored: HubContext, factory: Factory, connect: Connect
+) -> None:
+    """ask_spoken asks a recording's transcript like a typed question; silence is refused."""
+    student = await factory.user("student", await factory.org())
+    device = await connect(student)
+    actor = Actor(student.id, student.session_id)
+    spoken, silent = uuid4(), uuid4()
+    source = _Transcripts({spoken: " 근의 공식이 뭐예요? ", silent: "  "})
+    asked = await ask_spoken(tutored, actor, source, spoken, question_id())
+    assert asked.question["content"] == "근의 공식이 뭐예요?"
+    answer = await follow(device, Answer(str(asked.answer_id)))
+    assert answer.done is not None and answer.done["status"] == "done"
+    with pytest.raises(DomainError) as refused:
+        await ask_spoken(tutored, actor, source, silent, question_id())
+    assert refused.value.code == ErrorCode.VALIDATION

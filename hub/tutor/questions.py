@@ -7,6 +7,7 @@ A retry with the same client_msg_id returns the first ask's result, whatever bec
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from hub.tutor.routing import Plan, choose_tier, estimate_tokens, servers_from
 from hub.tutor.safety import injection_reason
 from schema.models.tutor import AskTutor
 
+logger = logging.getLogger("dreamseed.tutor")
 JOB = "generate_tutor_answer"
 NOT_CONFIGURED = "The AI tutor is not configured on this server"
 
@@ -104,6 +106,10 @@ async def _ask(ctx: HubContext, actor: Actor, body: AskTutor) -> Asked:
                 refused_question=body.question,
             )
     if reason is not None:
+        # Operators alert on this line (and the counter): someone is probing the tutor.
+        logger.warning(
+            "tutor question refused: prompt injection (%s) by user %s", reason, actor.user_id
+        )
         metrics.REFUSED.labels("prompt_injection").inc()
         metrics.OUTCOMES.labels(str(Outcome.REFUSED)).inc()
         raise DomainError(
