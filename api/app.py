@@ -39,6 +39,7 @@ from api.routes import (
     messages,
     notifications,
     organizations,
+    tutor,
     users,
 )
 from api.routes import invitations as invitation_routes
@@ -69,6 +70,7 @@ ENDPOINTS: list[Endpoint] = [
     *zone_admin_routes.ENDPOINTS,
     *invitation_routes.ENDPOINTS,
     *files.ENDPOINTS,
+    *tutor.ENDPOINTS,
 ]
 
 

@@ -107,7 +107,7 @@ class Endpoint:
             _refuse_unexpected_body(request)
         result = await self.handler(Call(ctx, request, actor, body, query, meta))
         if isinstance(result, HttpResponse):
-            return result  # a handler that shapes its own reply (file downloads)
+            return result  # a handler that shapes its own reply (file downloads, SSE streams)
         if self.response is None:
             return HttpResponse(status_code=204 if self.status == 200 else self.status)
         model = self.response.model_validate(result)

@@ -50,6 +50,10 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.FILE_GONE: 410,
     ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.UPLOAD_INCOMPLETE: 400,
+    ErrorCode.TUTOR_NOT_CONFIGURED: 503,
+    ErrorCode.TUTOR_DISABLED: 403,
+    ErrorCode.TUTOR_REFUSED: 422,
+    ErrorCode.TOO_MANY_IN_FLIGHT: 429,
 }
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}

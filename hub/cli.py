@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     create_admin.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    commands.add_parser("tutor", help="run the AI tutor worker (generates answers)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                 password = getpass.getpass("Password (empty: promote an existing account): ")
             with _services(settings) as resolved:
                 asyncio.run(_create_admin(resolved, args.email, password or None, args.name))
+        elif args.command == "tutor":
+            run_tutor_worker(settings.require_runtime())
         else:
             with _services(settings) as resolved:
                 asyncio.run(_prepare(resolved, seed=args.command == "seed"))
@@ -164,6 +167,14 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
         children = [subprocess.Popen(web, env=env)]  # noqa: S603 - our own interpreter
         if worker:
             children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))
+            if resolved.tutor_configured:
+                tutor = [sys.executable, "-m", "hub.cli", "tutor"]
+                children.append(subprocess.Popen(tutor, env=env))  # noqa: S603
+            else:
+                logger.warning(
+                    "the AI tutor is not configured on this server (set TUTOR_URL to an "
+                    "OpenAI-compatible model server): questions get a clear error"
+                )
         print(
             f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)",
             flush=True,
@@ -211,6 +222,19 @@ def run_worker(settings: Settings) -> None:
         redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).job_queue,
         job_timeout=settings.job_timeout_s,
+    )
+
+
+def run_tutor_worker(settings: Settings) -> None:
+    from arq.connections import RedisSettings
+    from arq.worker import run_worker as arq_run_worker
+
+    worker_settings = importlib.import_module("workers.tutor_main").TutorWorkerSettings
+    arq_run_worker(
+        worker_settings,
+        redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
+        queue_name=RedisKeys(settings.redis_namespace).tutor_job_queue,
+        max_jobs=settings.tutor_worker_jobs,
     )
 
 

@@ -40,6 +40,10 @@ class ErrorCode(StrEnum):
     FILE_GONE = "file_gone"
     QUOTA_EXCEEDED = "quota_exceeded"
     UPLOAD_INCOMPLETE = "upload_incomplete"
+    TUTOR_NOT_CONFIGURED = "tutor_not_configured"
+    TUTOR_DISABLED = "tutor_disabled"
+    TUTOR_REFUSED = "tutor_refused"
+    TOO_MANY_IN_FLIGHT = "too_many_in_flight"
 
 
 class DomainError(Exception):

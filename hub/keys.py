@@ -67,3 +67,27 @@ class RedisKeys:
 
     def pattern(self) -> str:
         return f"{self.ns}:*"
+
+    def tutor_stream(self, answer_id: object) -> str:
+        """One tutor answer as it streams: entries {k: kind, a: attempt, o: offset, t: text}."""
+        return f"{self.ns}:tutor-stream:{answer_id}"
+
+    def tutor_cancel(self, answer_id: object) -> str:
+        """Set when anyone cancels an answer (a queued job checks it before it starts)."""
+        return f"{self.ns}:tutor-cancel:{answer_id}"
+
+    def tutor_lease(self, answer_id: object) -> str:
+        """Held (with a TTL) by the worker generating an answer; gone: the worker died."""
+        return f"{self.ns}:tutor-lease:{answer_id}"
+
+    def tutor_in_flight(self, user_id: object) -> str:
+        """A user's answers in progress: answer id -> expiry (ms)."""
+        return f"{self.ns}:tutor-in-flight:{user_id}"
+
+    @property
+    def tutor_cancel_channel(self) -> str:
+        return f"{self.ns}:tutor-cancels"
+
+    @property
+    def tutor_job_queue(self) -> str:
+        return f"{self.ns}:arq:tutor"

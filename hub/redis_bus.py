@@ -69,3 +69,7 @@ class RedisBus:
 
     async def close(self) -> None:
         await self._redis.aclose()
+        # python-socketio's manager opens its publishing client on first use, never closes it.
+        publisher = getattr(self._manager, "redis", None)
+        if publisher is not None:
+            await publisher.aclose()

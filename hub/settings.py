@@ -74,6 +74,32 @@ class Settings(BaseSettings):
     whisper_model: str = "small"
     whisper_device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda)$")
     whisper_threads: Annotated[int, Field(ge=0)] = 0
+    # AI tutor (hub/tutor/): OpenAI-compatible model servers, one base URL per tier; TUTOR_URL
+    # serves every tier not named on its own. None at all: the tutor says it is not configured.
+    tutor_url: str | None = None
+    tutor_url_small: str | None = None
+    tutor_url_large: str | None = None
+    tutor_url_premium: str | None = None
+    tutor_model_small: str = "Qwen/Qwen2.5-7B-Instruct"
+    tutor_model_large: str = "Qwen/Qwen2.5-32B-Instruct"
+    tutor_model_premium: str = "meta-llama/Llama-3.3-70B-Instruct"
+    tutor_api_key: str | None = Field(default=None, repr=False)
+    tutor_large_from_tokens: Annotated[int, Field(gt=0)] = 100
+    tutor_premium_from_tokens: Annotated[int, Field(gt=0)] = 500
+    tutor_server_concurrency: Annotated[int, Field(gt=0)] = 64
+    tutor_connect_timeout_s: Annotated[float, Field(gt=0)] = 3
+    tutor_first_token_timeout_s: Annotated[float, Field(gt=0)] = 30
+    tutor_token_gap_timeout_s: Annotated[float, Field(gt=0)] = 15
+    tutor_questions_per_minute: Annotated[int, Field(gt=0)] = 10
+    tutor_max_in_flight: Annotated[int, Field(gt=0)] = 10
+    tutor_max_tokens: Annotated[int, Field(gt=0)] = 1024
+    tutor_context_tokens: Annotated[int, Field(gt=0)] = 1500
+    tutor_frame_ms: Annotated[int, Field(gt=0)] = 40
+    tutor_frame_chars: Annotated[int, Field(gt=0)] = 96
+    tutor_holdback_chars: Annotated[int, Field(ge=0)] = 48
+    tutor_stream_ttl_s: Annotated[int, Field(gt=0)] = 3600
+    tutor_lease_s: Annotated[float, Field(gt=0)] = 10
+    tutor_worker_jobs: Annotated[int, Field(gt=0)] = 1000
 
     @field_validator("jwt_secret")
     @classmethod
@@ -107,6 +133,12 @@ class Settings(BaseSettings):
         if not self.redis_url:
             raise SettingsError("Setting REDIS_URL is missing, and has no default.")
         return self.redis_url
+
+    @property
+    def tutor_configured(self) -> bool:
+        """Whether any model server is named: otherwise the tutor answers "not configured"."""
+        urls = (self.tutor_url, self.tutor_url_small, self.tutor_url_large, self.tutor_url_premium)
+        return any(urls)
 
     def require_runtime(self) -> Settings:
         """Check what a serving process cannot run without."""

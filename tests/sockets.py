@@ -27,6 +27,11 @@ EVENTS = (
     "file.updated",
     "file.refused",
     "message.transcript",
+    "tutor.delta",
+    "tutor.drop",
+    "tutor.queued",
+    "tutor.error",
+    "tutor.done",
 )
 
 
@@ -42,6 +47,8 @@ class Client:
     def __init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
+        # tutor.* events in arrival order, across kinds (a device applies them in order).
+        self.tutor: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.disconnected = asyncio.Event()
         for event in EVENTS:
             self.sio.on(event, self._recorder(event))
@@ -49,6 +56,9 @@ class Client:
 
     def _recorder(self, event: str) -> Any:
         async def record(data: Any) -> None:
+            if event.startswith("tutor."):
+                await self.tutor.put((event, data))
+                return
             await self.queues[event].put(data)
 
         return record

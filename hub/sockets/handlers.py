@@ -20,6 +20,8 @@ from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.presence.queries import presence_of
+from hub.tutor import answers as tutor_answers
+from hub.tutor import questions as tutor_questions
 from schema.models.chat import (
     DeleteMessage,
     EditMessage,
@@ -29,6 +31,7 @@ from schema.models.chat import (
     SendMessage,
     SyncRequest,
 )
+from schema.models.tutor import AnswerRef, AskTutor, ResumeAnswer
 
 logger = logging.getLogger("dreamseed.sockets")
 Handler = Callable[[HubContext, Actor, Any], Awaitable[Any]]
@@ -72,6 +75,18 @@ async def _presence(ctx: HubContext, actor: Actor, body: PresenceQuery) -> Any:
     return await presence_of(ctx, actor, body.user_ids)
 
 
+async def _tutor_ask(ctx: HubContext, actor: Actor, body: AskTutor) -> Any:
+    return (await tutor_questions.ask(ctx, actor, body)).ack()
+
+
+async def _tutor_cancel(ctx: HubContext, actor: Actor, body: AnswerRef) -> Any:
+    return await tutor_answers.cancel(ctx, actor, body.answer_id)
+
+
+async def _tutor_resume(ctx: HubContext, actor: Actor, body: ResumeAnswer) -> Any:
+    return await tutor_answers.resume(ctx, actor, body.answer_id, body.offset, body.attempt)
+
+
 EVENTS: dict[str, Event] = {
     "message.send": Event(SendMessage, _send),
     "message.edit": Event(EditMessage, _edit),
@@ -81,6 +96,9 @@ EVENTS: dict[str, Event] = {
     "message.read_status": Event(MessageRef, _read_status),
     "sync": Event(SyncRequest, _sync),
     "presence.query": Event(PresenceQuery, _presence),
+    "tutor.ask": Event(AskTutor, _tutor_ask),
+    "tutor.cancel": Event(AnswerRef, _tutor_cancel),
+    "tutor.resume": Event(ResumeAnswer, _tutor_resume),
 }
 
 

@@ -54,6 +54,8 @@ Caption = Annotated[
     str, Strict(), StringConstraints(max_length=MAX_MESSAGE_CHARS), AfterValidator(_no_nul)
 ]
 ConversationKind = Literal["direct", "group", "announcement"]
+# What a client is shown; "tutor" conversations are made by the AI tutor, never by a client.
+ShownConversationKind = Literal["direct", "group", "announcement", "tutor"]
 ParticipantRole = Literal["admin", "member", "observer"]
 Seq = Annotated[int, Field(ge=0, le=2**62)]
 
@@ -218,7 +220,7 @@ class ParticipantOut(Response):
 
 class ConversationOut(Response):
     id: UUID
-    kind: ConversationKind
+    kind: ShownConversationKind
     org_id: UUID
     zone_id: UUID
     title: str | None
