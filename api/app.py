@@ -116,7 +116,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             ),
         ],
         middleware=[
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=files.UPLOAD_PATHS)
+            Middleware(
+                BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=files.is_upload_path
+            )
         ],
         exception_handlers={
             DomainError: errors.on_domain_error,

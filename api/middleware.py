@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,14 +14,20 @@ from hub.errors import ErrorCode
 class BodySizeLimit:
     """Refuse HTTP bodies over `max_bytes` with 413, by header or by counting the stream."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, exempt: Callable[[str], bool] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         # Paths that enforce a limit of their own while streaming (file uploads).
-        self.exempt = ("/socket.io", *exempt)
+        self.exempt = exempt or (lambda path: False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith("/socket.io")
+            or self.exempt(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

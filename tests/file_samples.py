@@ -146,18 +146,6 @@ def nested_zip_bomb() -> bytes:
     return docx({"word/embeddings/package.zip": layer})
 
 
-def flat_zip_bomb() -> bytes:
-    """A DOCX with one entry of 300 MB of zeros (~300 KB deflated)."""
-    out = io.BytesIO(docx())
-    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo("word/media/blank.bin")
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with z.open(info, "w") as f:
-            for _ in range(300):
-                f.write(b"\0" * 1_048_576)
-    return out.getvalue()
-
-
 def png_header_on_zip() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + docx()
 

@@ -199,3 +199,24 @@ async def test_erasing_an_account_removes_the_bytes_of_its_files(
         "SELECT details->>'files_erased' FROM audit_log WHERE action = 'user.erase'"
     )
     assert erased == "2"
+
+
+async def test_row_level_security_hides_files_from_everyone_else(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext, connect: Connect
+) -> None:
+    """The second wall: acting as a stranger (even of the same school) the database itself
+    returns no file rows and no links; members see what was shared."""
+    org = await factory.org()
+    student, teacher = await factory.user("student", org), await factory.user("teacher", org)
+    stranger = await factory.user("teacher", org)
+    conv = await factory.conversation("direct", org, [], [student, teacher])
+    photo = await uploaded(api, student, samples.png(color=(8, 8, 8)), "a.png")
+    s = await connect(student)
+    assert "seq" in await s.call("message.send", _send(conv, "image", [photo["id"]]))
+    counts = "SELECT (SELECT count(*) FROM files) AS f, (SELECT count(*) FROM message_files) AS m"
+    async with hub_ctx.db.acting(stranger.id) as conn:
+        seen = await conn.fetchrow(counts)
+        assert seen is not None and (seen["f"], seen["m"]) == (0, 0)
+    async with hub_ctx.db.acting(teacher.id) as conn:
+        seen = await conn.fetchrow(counts)
+        assert seen is not None and (seen["f"], seen["m"]) == (1, 1)

@@ -317,6 +317,19 @@ async def test_the_upload_alias_and_a_raw_body_work_too(
     assert raw.json()["name"] == "시험 범위.pdf"
 
 
+async def test_only_upload_routes_are_exempt_from_the_body_limit(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """A JSON body over MAX_BODY_BYTES to /files/urls is still 413 (only uploads stream)."""
+    org = await factory.org()
+    student = await factory.user("student", org)
+    big = b'{"file_ids": ["' + b"x" * (hub_ctx.settings.max_body_bytes + 10) + b'"]}'
+    response = await api.post(
+        "/files/urls", content=big, headers={**student.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
 async def test_an_unsigned_in_upload_is_refused(api: httpx.AsyncClient) -> None:
     """No token: 401 before anything is read."""
     response = await api.post("/files", files={"file": ("a.png", samples.png())})

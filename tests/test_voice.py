@@ -16,10 +16,12 @@ import av
 import httpx
 import numpy as np
 import pytest
+from arq.connections import RedisSettings
 
 from hub.context import HubContext
 from hub.files.transcription import ModelChoice, transcribe
 from tests import file_samples as samples
+from tests.burst import run_burst
 from tests.fcm_standin import FcmStandIn
 from tests.files_support import run_worker, uploaded
 from tests.programs import require_program
@@ -170,6 +172,30 @@ async def test_a_voice_message_longer_than_allowed_is_refused(
         },
     )
     assert "at most 1 s" in refused["error"]["message"]
+
+
+async def test_a_model_that_cannot_be_loaded_leaves_no_transcript_and_is_not_retried(
+    api: httpx.AsyncClient,
+    factory: Factory,
+    hub_ctx: HubContext,
+    worker_ctx: dict[str, Any],
+    voice_settings: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    """A wrong WHISPER_MODEL is a setting to fix: the job ends at once (no backoff retries),
+    the file is clean and served, its transcript stays empty."""
+    voice_settings(whisper_model=str(tmp_path / "no-such-model"))
+    org = await factory.org()
+    parent = await factory.user("parent", org)
+    voice = await uploaded(api, parent, samples.audio("ogg", seconds=1), "v.ogg")
+    worker = await run_burst(
+        RedisSettings.from_dsn(hub_ctx.settings.redis_dsn), hub_ctx.keys.job_queue, worker_ctx
+    )
+    assert (worker.jobs_complete, worker.jobs_retried, worker.jobs_failed) == (2, 0, 0)
+    row = await factory.fetch(
+        "SELECT state, transcript FROM files WHERE id = $1::uuid", voice["id"]
+    )
+    assert (row[0]["state"], row[0]["transcript"]) == ("clean", None)
 
 
 @pytest.mark.skipif(not os.environ.get(REAL_MODEL_ENV), reason=f"{REAL_MODEL_ENV} is not set")

@@ -34,7 +34,14 @@ from schema.models.files import (
 TAG = "files"
 PREFIX = "/api/v1"
 TUS_VERSION = "1.0.0"
-UPLOAD_PATHS = ("/api/v1/files",)
+
+
+# Only these stream a body past the 1 MiB limit (each counts against its own); /files/urls
+# and every other route keep the general limit.
+def is_upload_path(path: str) -> bool:
+    return path in ("/api/v1/files", "/api/v1/files/upload") or (
+        path.startswith("/api/v1/files/tus/") and path.count("/") == 5
+    )
 
 
 def _declared_length(request: Request) -> int | None:

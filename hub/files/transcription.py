@@ -65,6 +65,10 @@ def _device(wanted: str) -> str:
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
+class ModelUnavailableError(Exception):
+    """The configured model cannot be loaded (a wrong path, a size name with no network)."""
+
+
 def load_model(choice: ModelChoice) -> Any:
     """The process's model for `choice`, loaded on first use (never downloaded when a path)."""
     device = _device(choice.device)
@@ -73,13 +77,18 @@ def load_model(choice: ModelChoice) -> Any:
         if key not in _models:
             from faster_whisper import WhisperModel
 
-            _models[key] = WhisperModel(
-                choice.model,
-                device=device,
-                compute_type="float16" if device == "cuda" else "int8",
-                cpu_threads=choice.threads,
-                local_files_only=Path(choice.model).is_dir(),
-            )
+            try:
+                _models[key] = WhisperModel(
+                    choice.model,
+                    device=device,
+                    compute_type="float16" if device == "cuda" else "int8",
+                    cpu_threads=choice.threads,
+                    local_files_only=Path(choice.model).is_dir(),
+                )
+            except Exception as exc:  # faster-whisper, huggingface_hub and CTranslate2 errors
+                raise ModelUnavailableError(
+                    f"Whisper model {choice.model!r} cannot be loaded: {exc}"
+                ) from exc
         return _models[key]
 
 

@@ -4,6 +4,7 @@ messages that carry it, and pushed to their conversations as `message.transcript
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from hub import metrics
 from hub.chat import search
 from hub.context import HubContext
 from hub.files import transcription
+
+logger = logging.getLogger("dreamseed.files")
 
 
 def model_choice(ctx: HubContext) -> transcription.ModelChoice:
@@ -28,13 +31,20 @@ async def transcribe_file(ctx: HubContext, file_id: UUID) -> str | None:
                AND state = 'clean' AND transcript IS NULL AND deleted_at IS NULL""",
             file_id,
         )
-    if row is None:
+    if row is None or not ctx.settings.whisper_model:
         return None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dreamseed-voice-") as folder:
         path = Path(folder) / "audio"
         await ctx.storage.fetch_to(row["storage_key"], path)
-        result = await transcription.transcribe_async(path, model_choice(ctx))
+        try:
+            result = await transcription.transcribe_async(path, model_choice(ctx))
+        except transcription.ModelUnavailableError:
+            # A setting to fix, not a moment to wait out: no retries; the message stays
+            # without a transcript.
+            metrics.FILES.labels("untranscribed", "model_unavailable").inc()
+            logger.exception("voice file %s not transcribed", file_id)
+            return None
     metrics.FILE_PROCESSING.labels("transcribe").observe(time.perf_counter() - started)
     payload = result.to_json()
     async with ctx.db.system() as conn:
