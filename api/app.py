@@ -39,6 +39,7 @@ from api.routes import (
     messages,
     notifications,
     organizations,
+    privacy,
     tutor,
     users,
 )
@@ -71,6 +72,7 @@ ENDPOINTS: list[Endpoint] = [
     *invitation_routes.ENDPOINTS,
     *files.ENDPOINTS,
     *tutor.ENDPOINTS,
+    *privacy.ENDPOINTS,
 ]
 
 

@@ -43,3 +43,11 @@ FILES = Counter("dreamseed_files_total", "Uploads and file checks by outcome", [
 FILE_PROCESSING = Histogram(
     "dreamseed_file_processing_seconds", "Worker time per file step", ["step"]
 )
+PRIVACY_ROWS = Counter(
+    "dreamseed_privacy_rows_total",
+    "Rows touched by erasures and retention jobs, by job and table",
+    ["job", "table"],
+)
+PRIVACY_REFUSALS = Counter(
+    "dreamseed_privacy_refusals_total", "Refused erasure and export requests", ["reason"]
+)

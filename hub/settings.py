@@ -100,6 +100,16 @@ class Settings(BaseSettings):
     tutor_stream_ttl_s: Annotated[int, Field(gt=0)] = 3600
     tutor_lease_s: Annotated[float, Field(gt=0)] = 10
     tutor_worker_jobs: Annotated[int, Field(gt=0)] = 1000
+    # Data lifecycle (hub/privacy/): retention periods (the seeds' values), batch sizes, exports.
+    retention_notifications_days: Annotated[int, Field(gt=0)] = 90
+    retention_proctor_detail_days: Annotated[int, Field(gt=0)] = 30
+    retention_deleted_text_days: Annotated[int, Field(gt=0)] = 30
+    retention_audit_days: Annotated[int, Field(gt=0)] = 365
+    retention_audit_archive_days: Annotated[int, Field(gt=0)] = 3 * 365
+    retention_tutor_days: Annotated[int, Field(gt=0)] = 365
+    retention_batch: Annotated[int, Field(gt=0)] = 1000
+    erasure_batch: Annotated[int, Field(gt=0)] = 500
+    export_ttl_s: PositiveSeconds = 3600
 
     @field_validator("jwt_secret")
     @classmethod

@@ -38,6 +38,7 @@ from workers.notify_jobs import (
     release_held_notifications,
     send_email_digests,
 )
+from workers.privacy_jobs import erase_user
 
 EVERY_MINUTE = set(range(60))
 
@@ -90,6 +91,7 @@ class WorkerSettings:
         requeue_pending_files,
         expire_uploads,
         expire_unattached_files,
+        erase_user,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
