@@ -38,7 +38,12 @@ from workers.notify_jobs import (
     release_held_notifications,
     send_email_digests,
 )
-from workers.privacy_jobs import erase_user
+from workers.privacy_jobs import (
+    erase_user,
+    retention_daily,
+    retention_monthly,
+    retention_weekly,
+)
 
 EVERY_MINUTE = set(range(60))
 
@@ -92,6 +97,9 @@ class WorkerSettings:
         expire_uploads,
         expire_unattached_files,
         erase_user,
+        retention_daily,
+        retention_weekly,
+        retention_monthly,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
@@ -103,6 +111,9 @@ class WorkerSettings:
         cron(requeue_pending_files, minute=EVERY_MINUTE, second={45}),
         cron(expire_uploads, minute={5}),
         cron(expire_unattached_files, hour={4}, minute={23}),
+        cron(retention_daily, hour={4}, minute={41}),
+        cron(retention_weekly, weekday={6}, hour={3}, minute={47}),
+        cron(retention_monthly, day={1}, hour={2}, minute={53}),
     ]
     on_startup = startup
     on_shutdown = shutdown

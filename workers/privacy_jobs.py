@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import HubContext
-from hub.privacy import erase
+from hub.privacy import erase, retention
 from workers.base import durable
 
 logger = logging.getLogger("dreamseed.jobs")
@@ -18,3 +18,27 @@ async def erase_user(ctx: dict[str, Any], erasure_id: str) -> dict[str, int]:
     """Apply an erasure (resumes where a killed run stopped; a done one is a no-op)."""
     hub: HubContext = ctx["hub"]
     return await erase.run(hub, UUID(erasure_id))
+
+
+async def _retention(ctx: dict[str, Any], *names: str) -> int:
+    hub: HubContext = ctx["hub"]
+    return sum([await retention.run(hub, name) for name in names])
+
+
+@durable
+async def retention_daily(ctx: dict[str, Any]) -> int:
+    """Expired export archives (sessions, link requests and uploads have their own jobs)."""
+    return await _retention(ctx, "exports")
+
+
+@durable
+async def retention_weekly(ctx: dict[str, Any]) -> int:
+    """Notifications past 90 days; proctoring event detail past 30 days."""
+    return await _retention(ctx, "notifications", "proctor_detail")
+
+
+@durable
+async def retention_monthly(ctx: dict[str, Any]) -> int:
+    """Deleted messages' text; audit rows to the archive and out after the legal period;
+    tutor records past their period."""
+    return await _retention(ctx, "deleted_text", "audit_archive", "audit_expiry", "tutor_records")
