@@ -39,6 +39,7 @@ from workers.notify_jobs import (
     send_email_digests,
 )
 from workers.privacy_jobs import (
+    build_export,
     erase_user,
     retention_daily,
     retention_monthly,
@@ -100,6 +101,7 @@ class WorkerSettings:
         retention_daily,
         retention_weekly,
         retention_monthly,
+        build_export,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),

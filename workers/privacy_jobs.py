@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import HubContext
-from hub.privacy import erase, retention
+from hub.privacy import erase, export, retention
 from workers.base import durable
 
 logger = logging.getLogger("dreamseed.jobs")
@@ -42,3 +42,10 @@ async def retention_monthly(ctx: dict[str, Any]) -> int:
     """Deleted messages' text; audit rows to the archive and out after the legal period;
     tutor records past their period."""
     return await _retention(ctx, "deleted_text", "audit_archive", "audit_expiry", "tutor_records")
+
+
+@durable
+async def build_export(ctx: dict[str, Any], export_id: str) -> int:
+    """Build a data export and tell the person who asked (a ready one is not built again)."""
+    hub: HubContext = ctx["hub"]
+    return await export.build(hub, UUID(export_id))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from starlette.responses import StreamingResponse
+
 from api.endpoint import Call, endpoint
-from hub.privacy import requests
+from hub.privacy import export, requests
+from hub.privacy.export import Export
 from hub.privacy.requests import Erasure
-from schema.models.privacy import ErasureOut
+from schema.models.privacy import ErasureOut, ExportDownload, ExportOut, ExportRequest
 
 
 @endpoint(
@@ -32,4 +35,40 @@ async def erasure(call: Call) -> Erasure:
     return await requests.get_erasure(call.ctx, call.user, call.path_uuid("erasure_id"))
 
 
-ENDPOINTS = [request_erasure, erasure]
+@endpoint(
+    "POST",
+    "/users/me/export",
+    summary="Export everything held about me (or my linked child) as a zip of JSON",
+    body=ExportRequest,
+    response=ExportOut,
+    status=202,
+    tag="privacy",
+)
+async def request_export(call: Call) -> Export:
+    return await export.request_export(call.ctx, call.user, call.body.user_id, call.meta)
+
+
+@endpoint(
+    "GET",
+    "/exports/{export_id}",
+    summary="Download a data export with the link's token (the one who asked, until it expires)",
+    query=ExportDownload,
+    tag="privacy",
+)
+async def download_export(call: Call) -> StreamingResponse:
+    found = await export.open_download(
+        call.ctx, call.user, call.path_uuid("export_id"), call.query.token
+    )
+    return StreamingResponse(
+        call.ctx.storage.read(found.key),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "Content-Length": str(found.size),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+ENDPOINTS = [request_erasure, erasure, request_export, download_export]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from schema.models.common import Request, Response
 
@@ -38,3 +38,7 @@ class JobIds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: UUID
+
+
+class ExportDownload(Request):
+    token: Annotated[str, StringConstraints(min_length=20, max_length=100)]
