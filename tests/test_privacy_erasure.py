@@ -10,6 +10,7 @@ import json
 from uuid import UUID
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from hub.context import HubContext
@@ -241,3 +242,35 @@ async def test_erasure_while_the_person_is_sending_leaves_no_text(
     seqs = [r["seq"] for r in await factory.fetch("SELECT seq FROM messages ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
     assert counts["messages"] >= 0
+
+
+async def test_an_erasure_killed_halfway_resumes_and_counts_each_row_once(
+    api: httpx.AsyncClient,
+    factory: Factory,
+    hub_ctx: HubContext,
+    redis: Redis,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run dying after its message step leaves a running erasure; the next run finishes it."""
+    fp = await footprint(factory, api, hub_ctx, redis)
+    async with hub_ctx.db.system() as conn:
+        erasure = await open_erasure(conn, hub_ctx, fp.person.id, fp.person.id, Requester.SELF)
+
+    async def dies(ctx: HubContext, subject: erase.Subject) -> erase.Counts:
+        raise ConnectionError("worker killed")
+
+    steps = list(erase.STEPS)
+    monkeypatch.setattr(erase, "STEPS", [*steps[:2], ("files", dies), *steps[3:]])
+    with pytest.raises(ConnectionError):
+        await erase.run(hub_ctx, erasure.id)
+    row = (await factory.fetch("SELECT status, counts FROM erasures"))[0]
+    assert row["status"] == "running" and json.loads(row["counts"])["messages"] == 2
+    # The identity is still there: the redaction of others' rows needs it on the next run.
+    assert await factory.fetchval("SELECT email FROM users WHERE id = $1", fp.person.id) == (
+        fp.person.email
+    )
+    monkeypatch.setattr(erase, "STEPS", steps)
+    counts = await erase.run(hub_ctx, erasure.id)
+    assert counts["messages"] == 2 and counts["stored_files"] == 1
+    assert await found_in_database(database_url, fp.needles) == []

@@ -42,7 +42,7 @@ _COLUMNS = "id, status, requested_role, subject_hash, counts, requested_at, fini
 
 
 async def open_erasure(
-    conn: Connection, ctx: HubContext, subject_id: UUID, by: UUID, role: Requester
+    conn: Connection, ctx: HubContext, subject_id: UUID, by: UUID | None, role: Requester
 ) -> Erasure:
     """The subject's erasure: a new one, or the one already asked for (asking twice is one
     erasure)."""
