@@ -156,8 +156,9 @@ async def _insert(
         files = await attachments.check(
             conn, body.conversation_id, body.attachment_ids, body.message_type, voice_max_s
         )
-    row = await fetch_returning(
-        conn,
+    # No row: the sender left (or was erased) after the membership check above; the row
+    # policy on conversations then hides it from this write.
+    row = await conn.fetchrow(
         _SEND_WRITE,
         body.conversation_id,
         actor.user_id,
@@ -169,6 +170,8 @@ async def _insert(
         search.tokens(attachments.searchable(content, files)),
         body.urgent and (facts["role"] == "admin" or facts["staff"]),
     )
+    if row is None:
+        raise forbidden("You are not a member of this conversation any more")
     event = message_event(row)
     if files is not None:
         event["attachments"] = await attachments.attach(conn, row, files)
