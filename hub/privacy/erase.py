@@ -173,18 +173,26 @@ async def _messages(ctx: HubContext, s: Subject) -> Counts:
     """Text and search tokens blanked in batches; each batch bumps its conversations'
     change counter under their row lock (as a send does), so sync sees the deletions and a
     batch holds other senders back for one short statement only."""
-    total = 0
+    # Keyset order on the (sender_id, client_msg_id) unique index: each batch starts where the
+    # last ended instead of scanning past rows already blanked.
+    total, after = 0, ""
     while True:
         async with ctx.db.system() as conn:
             batch = await conn.fetch(
-                """SELECT id, conversation_id FROM messages
-                   WHERE sender_id = $1 AND (content <> '' OR search_tokens IS NOT NULL)
-                   LIMIT $2""",
+                """SELECT id, conversation_id, client_msg_id,
+                          content <> '' OR search_tokens IS NOT NULL AS due
+                   FROM messages WHERE sender_id = $1 AND client_msg_id > $2
+                   ORDER BY client_msg_id LIMIT $3""",
                 s.user_id,
+                after,
                 ctx.settings.erasure_batch,
             )
             if not batch:
                 return {"messages": total}
+            after = batch[-1]["client_msg_id"]
+            batch = [r for r in batch if r["due"]]
+            if not batch:
+                continue
             ids = [r["id"] for r in batch]
             await conn.execute(
                 """WITH bumped AS (
