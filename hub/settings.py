@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     retention_batch: Annotated[int, Field(gt=0)] = 1000
     erasure_batch: Annotated[int, Field(gt=0)] = 500
     export_ttl_s: PositiveSeconds = 3600
+    # The current version of the terms, privacy policy and data-processing consent.
+    consent_version: str = Field(default="2026-01", min_length=1, max_length=40)
 
     @field_validator("jwt_secret")
     @classmethod

@@ -12,7 +12,16 @@ import pytest
 from hub.settings import Settings
 from tests.support import PASSWORD, Factory, FrozenClock, error_of
 
-NEW_USER = {"email": "Minji.Kim@Example.com", "password": "s3cret-enough", "display_name": "김민지"}
+SIGNUP_CONSENTS = [
+    {"kind": kind, "version": "2026-01", "granted": True}
+    for kind in ("terms_of_service", "privacy_policy", "data_processing")
+]
+NEW_USER = {
+    "email": "Minji.Kim@Example.com",
+    "password": "s3cret-enough",
+    "display_name": "김민지",
+    "consents": SIGNUP_CONSENTS,
+}
 
 
 async def _login(api: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:

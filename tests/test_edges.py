@@ -121,7 +121,7 @@ async def test_openapi_is_built_from_the_request_models(api: httpx.AsyncClient) 
     ):
         assert path in doc["paths"], path
     register = doc["components"]["schemas"]["RegisterRequest"]
-    assert set(register["required"]) == {"email", "password", "display_name"}
+    assert set(register["required"]) == {"email", "password", "display_name", "consents"}
     assert register["additionalProperties"] is False
     assert register["properties"]["password"]["minLength"] == 8
     assert doc["paths"]["/api/v1/users/me"]["get"]["security"] == [{"bearer": []}]

@@ -28,6 +28,9 @@ async def record_consent(
             meta.ip,
             (meta.user_agent or "")[:300] or None,
         )
+        if body.kind == "push_notifications" and not body.granted:
+            # Withdrawn: no device of theirs is pushed to again (they re-register to opt in).
+            await conn.execute("DELETE FROM devices WHERE user_id = $1", actor.user_id)
         await audit.record(
             conn,
             "consent.record",

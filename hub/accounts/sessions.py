@@ -14,12 +14,14 @@ from hub.db import Connection
 from hub.errors import DomainError, ErrorCode
 from hub.notify import devices
 from hub.passwords import hash_password, verify_password
+from hub.privacy import consent
 from hub.tokens import hash_refresh_token, new_refresh_token
 from schema.models.accounts import LoginRequest, RegisterRequest, TokenPair
 
 
 async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) -> UUID:
     """Create an account with no memberships; organizations add people with a role."""
+    consent.check_signup(body.consents, ctx.settings.consent_version)
     password_hash = await hash_password(body.password)
     try:
         async with ctx.db.system() as conn:
@@ -32,6 +34,7 @@ async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) ->
                 body.language,
                 body.timezone,
             )
+            await consent.record_signup(conn, user_id, body.consents, meta)
             await audit.record(
                 conn,
                 "user.register",

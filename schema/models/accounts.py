@@ -31,12 +31,21 @@ def _check_timezone(value: str | None) -> str | None:
     return value
 
 
+class SignupConsent(Request):
+    kind: Literal["terms_of_service", "privacy_policy", "data_processing", "marketing"]
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    granted: bool
+
+
 class RegisterRequest(Request):
     email: EmailStr = Field(max_length=254)
     password: Password
     display_name: Name
     language: Language = "ko"
     timezone: str = "Asia/Seoul"
+    # Terms, privacy policy and data processing, each granted in its current version
+    # (hub/privacy/consent.py); marketing is optional.
+    consents: Annotated[list[SignupConsent], Field(max_length=10)]
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -184,7 +193,9 @@ class LinkList(Response):
     items: list[LinkOut]
 
 
-ConsentKind = Literal["privacy_policy", "terms_of_service", "marketing", "push_notifications"]
+ConsentKind = Literal[
+    "privacy_policy", "terms_of_service", "marketing", "push_notifications", "data_processing"
+]
 
 
 class ConsentCreate(Request):
