@@ -20,6 +20,7 @@ from hub.privacy.requests import Requester, open_erasure
 from hub.settings import Settings
 from tests.privacy_support import Footprint, footprint, found_in_database, found_in_redis
 from tests.support import PASSWORD, Factory, cmid, error_of, post
+from workers.privacy_jobs import retention_daily
 
 
 async def _erase_self(api: httpx.AsyncClient, fp: Footprint) -> None:
@@ -283,3 +284,18 @@ async def test_an_erasure_killed_halfway_resumes_and_counts_each_row_once(
     counts = await erase.run(hub_ctx, erasure.id)
     assert counts["messages"] == 2 and counts["stored_files"] == 1
     assert await found_in_database(database_url, fp.needles) == []
+
+
+async def test_the_daily_job_finishes_erasures_left_unfinished(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """An erasure whose job was lost is completed by the next daily retention run."""
+    org = await factory.org()
+    person = await factory.user("student", org)
+    async with hub_ctx.db.system() as conn:
+        await open_erasure(conn, hub_ctx, person.id, None, Requester.SYS_ADMIN)
+    assert await retention_daily({"hub": hub_ctx, "job_try": 1}) == 0
+    assert await factory.fetchval("SELECT status FROM erasures") == "done"
+    assert await factory.fetchval("SELECT email FROM users WHERE id = $1", person.id) == (
+        f"erased-{person.id}@invalid"
+    )

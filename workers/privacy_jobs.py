@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import HubContext
-from hub.privacy import erase, export, retention
+from hub.privacy import erase, export, requests, retention
 from workers.base import durable
 
 logger = logging.getLogger("dreamseed.jobs")
@@ -27,7 +27,11 @@ async def _retention(ctx: dict[str, Any], *names: str) -> int:
 
 @durable
 async def retention_daily(ctx: dict[str, Any]) -> int:
-    """Expired export archives (sessions, link requests and uploads have their own jobs)."""
+    """Expired export archives, and erasures left unfinished (sessions, link requests and
+    uploads have their own jobs)."""
+    hub: HubContext = ctx["hub"]
+    for erasure_id in await requests.unfinished(hub):
+        await erase.run(hub, erasure_id)
     return await _retention(ctx, "exports")
 
 

@@ -138,3 +138,13 @@ async def get_erasure(ctx: HubContext, actor: Actor, erasure_id: UUID) -> Erasur
     if row is None:
         raise not_found("The erasure")
     return _erasure(row)
+
+
+async def unfinished(ctx: HubContext) -> list[UUID]:
+    """Erasures asked for but not done (a lost job, a killed run): the daily job finishes them,
+    well within the 30 days the law allows."""
+    async with ctx.db.system() as conn:
+        rows = await conn.fetch(
+            "SELECT id FROM erasures WHERE status <> 'done' ORDER BY requested_at"
+        )
+    return [r["id"] for r in rows]
