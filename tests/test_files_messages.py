@@ -196,7 +196,7 @@ async def test_erasing_an_account_removes_the_bytes_of_its_files(
     assert _bytes_exist(hub_ctx, keys[UUID(theirs["id"])])
     assert (await api.get(f"/files/{own['id']}", headers=teacher.headers)).status_code == 404
     erased = await factory.fetchval(
-        "SELECT details->>'files_erased' FROM audit_log WHERE action = 'user.erase'"
+        "SELECT details->'counts'->>'files' FROM audit_log WHERE action = 'user.erase'"
     )
     assert erased == "2"
 

@@ -210,20 +210,24 @@ async def _messages(ctx: HubContext, s: Subject) -> Counts:
 
 
 async def _files(ctx: HubContext, s: Subject) -> Counts:
+    """Every upload of the person: marked deleted, name and transcript blanked, bytes let go
+    unless another live record of the same content needs them."""
     async with ctx.db.system() as conn:
-        parts = await conn.fetch("SELECT id FROM file_uploads WHERE user_id = $1", s.user_id)
-        keys = await releasing.retire_user_files(conn, s.user_id)
-        blanked = _n(
-            await conn.execute(
-                """UPDATE files SET name = 'erased', transcript = NULL
-                   WHERE uploader_id = $1 AND (name <> 'erased' OR transcript IS NOT NULL)""",
-                s.user_id,
-            )
+        parts = await conn.fetch(
+            "DELETE FROM file_uploads WHERE user_id = $1 RETURNING id", s.user_id
+        )
+        files = await conn.fetch(
+            """UPDATE files SET deleted_at = coalesce(deleted_at, now()), name = 'erased',
+                      transcript = NULL
+               WHERE uploader_id = $1
+                 AND (deleted_at IS NULL OR name <> 'erased' OR transcript IS NOT NULL)
+               RETURNING storage_key""",
+            s.user_id,
         )
     for part in parts:
         remove(uploads.spool_dir(ctx) / "tus" / f"{part['id']}.part")
-    released = await releasing.release_keys(ctx, keys)
-    return {"files": blanked, "file_uploads": len(parts), "stored_files": released}
+    released = await releasing.release_keys(ctx, [f["storage_key"] for f in files])
+    return {"files": len(files), "file_uploads": len(parts), "stored_files": released}
 
 
 async def _tutor(ctx: HubContext, s: Subject) -> Counts:
