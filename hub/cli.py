@@ -26,6 +26,7 @@ from hub.embedded import EmbeddedServices
 from hub.keys import RedisKeys
 from hub.seed import demo_logins_text, seed_demo
 from hub.settings import Settings, SettingsError, load_settings
+from hub.tutor.routing import servers_from
 from schema.migrate import migrate
 
 logger = logging.getLogger("dreamseed")
@@ -167,7 +168,7 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
         children = [subprocess.Popen(web, env=env)]  # noqa: S603 - our own interpreter
         if worker:
             children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))
-            if resolved.tutor_configured:
+            if servers_from(resolved):
                 tutor = [sys.executable, "-m", "hub.cli", "tutor"]
                 children.append(subprocess.Popen(tutor, env=env))  # noqa: S603
             else:

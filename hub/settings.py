@@ -134,12 +134,6 @@ class Settings(BaseSettings):
             raise SettingsError("Setting REDIS_URL is missing, and has no default.")
         return self.redis_url
 
-    @property
-    def tutor_configured(self) -> bool:
-        """Whether any model server is named: otherwise the tutor answers "not configured"."""
-        urls = (self.tutor_url, self.tutor_url_small, self.tutor_url_large, self.tutor_url_premium)
-        return any(urls)
-
     def require_runtime(self) -> Settings:
         """Check what a serving process cannot run without."""
         missing = [
