@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             with _services(settings) as resolved:
                 asyncio.run(_prepare(resolved, seed=args.command == "seed"))
+                if args.command == "seed":
+                    print(demo_logins_text(), flush=True)
     except SettingsError as exc:
         print(f"dreamseed: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -105,7 +107,6 @@ async def _prepare(settings: Settings, *, seed: bool) -> None:
         finally:
             await db.close()
         logger.info("demo school %s", "seeded" if created else "already present")
-        print(demo_logins_text(), flush=True)
 
 
 def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
@@ -134,10 +135,11 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
         children = [subprocess.Popen(web, env=env)]  # noqa: S603 - our own interpreter
         if worker:
             children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))
-        print(
-            f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)",
-            flush=True,
-        )
+        url = f"http://{resolved.host}:{resolved.port}/"
+        print(f"\nDreamSeed Hub on {url}  (Ctrl-C stops it)", flush=True)
+        if seed:
+            print(f"Open {url} and log in as the demo teacher.\n{demo_logins_text()}", flush=True)
+        print(f"API documentation: {url}api/docs", flush=True)
         return _supervise(children)
 
 
