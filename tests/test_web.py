@@ -3,15 +3,19 @@ browser contexts (separate people) and watches what each of them sees."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from hub.context import HubContext
 from hub.seed import seed_demo
+from hub.settings import Settings
 from tests.browser import chromium, signed_in
+from tests.hubs import restart_hub, start_hubs
 
 TEACHER = "teacher@demo.dreamseed.kr"
 STUDENTS = [f"student{n}@demo.dreamseed.kr" for n in (1, 2, 3)]
@@ -62,3 +66,174 @@ async def test_teacher_and_student_chat_in_real_time(browser: Browser, school: s
     finally:
         await t_ctx.close()
         await s_ctx.close()
+
+
+async def test_announcement_reaches_three_students_and_the_read_list_fills_in(
+    browser: Browser, school: str
+) -> None:
+    """Students who open the channel move from 'not yet read' to 'read'; one acknowledges."""
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    students = [await signed_in(browser, school, email, phone=True) for email in STUDENTS]
+    try:
+        await open_conversation(teacher, "3학년 1반 공지 (Announcements)")
+        await teacher.check("text=Acknowledgement required")
+        await teacher.type("#composer-text", "내일은 체육복을 입고 오세요")
+        await teacher.press("#composer-text", "Enter")
+        mine = teacher.locator(".msg.mine", has_text="체육복")
+        await expect(mine).to_have_attribute("data-seq", "2")
+        await mine.get_by_role("button", name="Message actions").click()
+        await mine.get_by_role("button", name="Who has read").click()
+        panel = teacher.get_by_role("region", name="Who has read")
+        await expect(panel.locator(".people.read li")).to_have_count(0)
+        for _, page in students:
+            await open_conversation(page, "3학년 1반 공지 (Announcements)")
+            await expect(page.locator(".msg .text").last).to_have_text(
+                "내일은 체육복을 입고 오세요"
+            )
+            await expect(page.locator("#composer-text")).to_have_count(0)
+        await expect(panel.locator(".people.read li")).to_have_count(3)
+        first = students[0][1]
+        note = first.locator(".msg", has_text="체육복")
+        await note.get_by_role("button", name="Acknowledge").click()
+        await expect(note.locator(".acked")).to_have_text("Acknowledged ✓")
+        await expect(panel.locator(".people.acked li")).to_have_text(["이민준 (Minjun Lee)"])
+    finally:
+        await t_ctx.close()
+        for ctx, _ in students:
+            await ctx.close()
+
+
+async def test_parent_link_request_is_approved_by_the_student(
+    browser: Browser, school: str
+) -> None:
+    """The student sees the parent's request arrive live and approves; the parent sees it."""
+    p_ctx, parent = await signed_in(browser, school, PARENT)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[1], phone=True)
+    try:
+        await student.click("[data-nav=links]")
+        await expect(student.locator(".card[data-status=pending]")).to_have_count(0)
+        await parent.click("[data-nav=links]")
+        await parent.fill("#link-email", STUDENTS[1])
+        await parent.click("text=Request link")
+        pending = student.locator(".card[data-status=pending]")
+        await expect(pending).to_have_count(1)
+        await pending.get_by_role("button", name="Approve").click()
+        await expect(student.locator(".card[data-status=approved]")).to_have_count(1)
+        await expect(parent.locator(".card[data-status=approved]")).to_have_count(2)
+    finally:
+        await p_ctx.close()
+        await s_ctx.close()
+
+
+async def test_korean_ui_renders_korean(browser: Browser, school: str) -> None:
+    """In Korean the menus and the composer speak Korean, drawn with a CJK font."""
+    ctx, page = await signed_in(browser, school, STUDENTS[0], lang="ko")
+    try:
+        await expect(page.locator("[data-nav=chats] span").first).to_have_text("대화")
+        await expect(page.locator("[data-nav=notifications]")).to_contain_text("알림")
+        await open_conversation(page, "김선생 (Ms. Kim)")
+        await expect(page.locator("#composer-text")).to_have_attribute(
+            "placeholder", "메시지를 입력하세요 (Enter 보내기)"
+        )
+        assert await page.evaluate("document.documentElement.lang") == "ko"
+        assert await page.evaluate("document.fonts.check('16px \"Noto Sans CJK KR\"', '대화')")
+    finally:
+        await ctx.close()
+
+
+async def test_student_sits_a_cbt_exam_while_the_teacher_proctors(
+    browser: Browser, school: str
+) -> None:
+    """The roster shows the student, a tab switch arrives as a flag, extend adds time, end ends."""
+    exam_title = "수학 단원평가 (CBT, 10분)"
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[0])
+    teacher.on("dialog", _accept)
+    try:
+        await student.click("[data-nav=exams]")
+        await student.locator(".card", has_text=exam_title).get_by_role("link", name="Sit").click()
+        await student.get_by_role("button", name="Start").click()
+        timer = student.get_by_role("timer")
+        await expect(timer).to_have_attribute("data-left", re.compile(r"^(59\d|600)$"))
+        await expect(student.locator(".question legend")).to_have_text("Question 1")
+
+        await teacher.click("[data-nav=exams]")
+        await (
+            teacher.locator(".card", has_text=exam_title)
+            .get_by_role("link", name="Proctor")
+            .click()
+        )
+        row = teacher.locator("tr[data-attempt]")
+        await expect(row).to_have_count(1)
+        await expect(row.locator("td").first).to_have_text("이민준 (Minjun Lee)")
+        await expect(row.locator(".online")).to_have_text("Online")
+
+        await student.locator(".choices button").first.click()
+        await expect(student.locator(".question legend")).to_have_text("Question 2")
+        await expect(row.locator("td").nth(2)).to_contain_text("(1/10)")
+
+        # Headless Chromium keeps every page visible (another tab, a minimised window, bring to
+        # front: tried), so the page is told it was hidden the way a browser tells it.
+        await student.evaluate(_HIDE_AND_SHOW)
+        await expect(teacher.locator(".flags li[data-flag=tab_hidden]")).to_have_count(1)
+        await expect(row.locator("[data-flags]")).not_to_have_attribute("data-flags", "0")
+        # A real copy: the browser's own shortcut on selected text.
+        await student.locator(".question .stem").select_text()
+        await student.keyboard.press("Control+C")
+        await expect(teacher.locator(".flags li[data-flag=copy]")).to_have_count(1)
+
+        before = int(await timer.get_attribute("data-left") or 0)
+        await row.get_by_role("button", name="+5 min").click()
+        await expect(timer).to_have_attribute(
+            "data-left", re.compile("|".join(str(before + 300 - d) for d in range(0, 10)))
+        )
+        await row.get_by_role("button", name="End").click()
+        await expect(student.locator("[data-result=submitted]")).to_be_visible()
+        await expect(row).to_have_attribute("data-status", "submitted")
+    finally:
+        await t_ctx.close()
+        await s_ctx.close()
+
+
+_HIDE_AND_SHOW = """() => {
+    for (const state of ["hidden", "visible"]) {
+        Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }
+}"""
+
+
+async def _accept(dialog: Dialog) -> None:
+    await dialog.accept()
+
+
+async def test_page_reconnects_after_a_hub_restart_and_shows_missed_messages_once(
+    browser: Browser, school: str, settings: Settings, tmp_path: Path
+) -> None:
+    """Messages sent (through another hub) while the page's hub was down appear exactly once."""
+    (hub,) = start_hubs(settings, 1, tmp_path)
+    s_ctx, student = await signed_in(browser, hub.url, STUDENTS[0])
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    try:
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        await open_conversation(teacher, "이민준 (Minjun Lee)")
+        await teacher.type("#composer-text", "before the restart")
+        await teacher.press("#composer-text", "Enter")
+        await expect(student.locator(".msg .text").last).to_have_text("before the restart")
+        hub.kill()
+        await expect(student.locator(".banner")).to_have_text("Reconnecting…")
+        for text in ("missed one", "missed two"):
+            await teacher.type("#composer-text", text)
+            await teacher.press("#composer-text", "Enter")
+            await expect(teacher.locator(".msg.mine[data-seq] .text").last).to_have_text(text)
+        hub = restart_hub(settings, hub)
+        await expect(student.locator(".banner")).to_have_count(0, timeout=20_000)
+        texts = student.locator(".msg .text")
+        await expect(texts.filter(has_text="missed two")).to_have_count(1)
+        await expect(texts.filter(has_text="missed one")).to_have_count(1)
+        await expect(texts.filter(has_text="before the restart")).to_have_count(1)
+        await expect(texts.last).to_have_text("missed two")
+    finally:
+        await s_ctx.close()
+        await t_ctx.close()
+        hub.stop()

@@ -54,6 +54,7 @@ function Receipt({ m, conv, participants, me }) {
 
 function Bubble({ m, conv, participants, me, names, byId, onReply, onEdit, onReadList, highlight }) {
   const [menu, setMenu] = useState(false);
+  const [acked, setAcked] = useState(false);
   const mine = m.sender_id === me.id;
   const admin = conv.my_role === "admin";
   const reply = m.reply_to && byId.get(m.reply_to);
@@ -72,7 +73,8 @@ function Bubble({ m, conv, participants, me, names, byId, onReply, onEdit, onRea
       <time datetime=${m.created_at}>${formatTime(m.created_at)}</time>
       ${m.edited_at && !m.deleted_at && html`<span class="muted">${t("msg.edited")}</span>`}
       <${Receipt} m=${m} conv=${conv} participants=${participants} me=${me} />
-      ${m.ack_required && !mine && !m.deleted_at && html`<button type="button" class="small" onClick=${() => act(() => c.emitAck("message.ack", { message_id: m.id }).then(() => alert(t("msg.acked"))))}>${t("msg.ack")}</button>`}
+      ${m.ack_required && !mine && !m.deleted_at && (acked ? html`<span class="acked" role="status">${t("msg.acked")} ✓</span>`
+        : html`<button type="button" class="small" onClick=${() => act(() => c.emitAck("message.ack", { message_id: m.id }).then(() => setAcked(true)))}>${t("msg.ack")}</button>`)}
       ${!m.deleted_at && html`<button type="button" class="icon" aria-label=${t("msg.menu")} aria-expanded=${menu} onClick=${() => setMenu(!menu)}>⋯</button>`}
     </div>
     ${menu && html`<div class="msg-actions" role="group" aria-label=${t("msg.menu")}>

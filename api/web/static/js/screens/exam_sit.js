@@ -34,7 +34,7 @@ export function SitExam({ examId }) {
   function take(a) {
     setAttempt(a);
     setDeadline(a.time_left_s != null ? Date.now() + a.time_left_s * 1000 : null);
-    questionNo.current = a.questions[0] ? a.questions[0].position : null;
+    questionNo.current = a.questions[0] ? a.questions[0].position + 1 : null;
   }
   useEffect(() => {
     api("GET", `/exams/${examId}`).then(setExam, (e) => setError(e.message));
@@ -79,7 +79,7 @@ export function SitExam({ examId }) {
       <p class="muted">${t("exam.progress", { n: attempt.answered, total: attempt.item_count })}
         <button type="button" class="small" onClick=${() => document.documentElement.requestFullscreen?.().catch(() => null)}>${t("exam.fullscreen")}</button></p>
       ${attempt.questions.map((q) => html`<fieldset class="question" data-question=${q.position}>
-        <legend>${t("exam.question", { n: q.position })}</legend>
+        <legend>${t("exam.question", { n: q.position + 1 })}</legend>
         <p class="stem">${q.stem}</p>
         <div class="choices">${q.choices.map((choice, i) => html`<button type="button" disabled=${busy} onClick=${() => answer(q, i)}>${i + 1}. ${choice}</button>`)}</div>
       </fieldset>`)}
