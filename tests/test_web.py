@@ -76,7 +76,7 @@ async def test_announcement_reaches_three_students_and_the_read_list_fills_in(
     students = [await signed_in(browser, school, email, phone=True) for email in STUDENTS]
     try:
         await open_conversation(teacher, "3학년 1반 공지 (Announcements)")
-        await teacher.check("text=Acknowledgement required")
+        await teacher.get_by_label("Acknowledgement required").check()
         await teacher.type("#composer-text", "내일은 체육복을 입고 오세요")
         await teacher.press("#composer-text", "Enter")
         mine = teacher.locator(".msg.mine", has_text="체육복")
@@ -237,3 +237,24 @@ async def test_page_reconnects_after_a_hub_restart_and_shows_missed_messages_onc
         await s_ctx.close()
         await t_ctx.close()
         hub.stop()
+
+
+async def test_pages_run_under_their_csp_without_violations(browser: Browser, school: str) -> None:
+    """The login page, the app and the API docs load with no CSP violation or script error."""
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        await page.goto(school + "/")
+        await page.get_by_role("button", name="teacher@demo.dreamseed.kr").click()
+        await page.click("form button[type=submit]")
+        await expect(page.locator(".conv")).to_have_count(3)
+        await page.goto(school + "/api/docs")
+        await expect(page.locator(".opblock").first).to_be_visible()
+        paths = page.locator(".opblock-summary-path", has_text="/api/v1/conversations")
+        await expect(paths.first).to_be_visible()
+        assert problems == []
+    finally:
+        await ctx.close()

@@ -126,3 +126,15 @@ async def test_demo_school_has_living_conversations_seeded_once(
     assert direct["last_seq"] >= 3 and direct["unread_count"] == 1
     found = await web.get("/api/v1/search", params={"q": "현장학습"}, headers=headers)
     assert [h["message"]["conversation_id"] for h in found.json()["items"]] == [news["id"]]
+
+
+def test_every_module_is_preloaded_by_the_page() -> None:
+    """index.html names every module of the client, so the browser fetches them in parallel."""
+    page = (WEB / "static" / "index.html").read_text()
+    preloaded = set(re.findall(r'rel="modulepreload" href="/static/([^"]+)"', page))
+    modules = {
+        str(p.relative_to(WEB / "static"))
+        for p in (WEB / "static" / "js").rglob("*.js")
+        if p.name != "docs.js"
+    }
+    assert modules <= preloaded

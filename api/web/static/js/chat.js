@@ -4,7 +4,7 @@
 import { api, query } from "./api.js";
 import { createStore } from "./store.js";
 
-export const PAGE = 50;
+export const PAGE = 100;
 export const chat = createStore({
   me: null,
   conversations: {},
@@ -59,10 +59,24 @@ export function displayTitle(conv, state) {
 }
 
 // Merge messages (by seq) into a sorted list without duplicates; later versions win.
+const isSorted = (a) => a.every((m, i) => i === 0 || a[i - 1].seq < m.seq);
+
+// The index of the first message with seq >= `seq` (binary search over the sorted list).
+export function indexOfSeq(list, seq) {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].seq < seq) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
 export function mergeMessages(list, incoming) {
   if (!incoming.length) return list;
   const last = list.length ? list[list.length - 1].seq : -1;
   if (incoming.length === 1 && incoming[0].seq > last) return [...list, incoming[0]];
+  // An older page (history paging): sorted, all before what we hold.
+  if (list.length && isSorted(incoming) && incoming[incoming.length - 1].seq < list[0].seq) return [...incoming, ...list];
   const bySeq = new Map();
   for (const m of list) bySeq.set(m.seq, m);
   for (const m of incoming) {
@@ -96,7 +110,7 @@ export async function loadDetail(cid) {
   const peer_ids = detail.participants.filter((p) => !me || p.user_id !== me.id).map((p) => p.user_id);
   chat.set((s) => ({
     names: { ...s.names, ...names },
-    conversations: { ...s.conversations, [cid]: { ...(s.conversations[cid] || {}), ...detail, peer_ids: detail.kind === "direct" ? peer_ids : [] } },
+    conversations: { ...s.conversations, [cid]: { ...(s.conversations[cid] || {}), ...detail, last_message: s.conversations[cid]?.last_message ?? detail.last_message, peer_ids: detail.kind === "direct" ? peer_ids : [] } },
   }));
   putThread(cid, (t) => ({ ...t, participants: detail.participants }));
   return detail;

@@ -1,7 +1,7 @@
 // One conversation: windowed history (only ~WINDOW messages are in the DOM, whatever is
 // loaded, so 10,000 messages scroll as smoothly as 50), older pages on scroll, optimistic
 // sending with retry, typing, presence, receipts, edit/delete/reply/report, acknowledgements.
-import { html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../lib.js";
+import { Component, html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../lib.js";
 import * as c from "../chat.js";
 import { formatDateTime, formatTime, t } from "../i18n.js";
 import { queryPresence } from "../realtime.js";
@@ -52,12 +52,25 @@ function Receipt({ m, conv, participants, me }) {
   return html`<span class="receipt" data-receipt=${read}>${t("receipt.read_by", { n: read, total: others.length })}</span>`;
 }
 
-function Bubble({ m, conv, participants, me, names, byId, onReply, onEdit, onReadList, highlight }) {
+// Re-render a message only when something it shows changed (the window moves often).
+class Memo extends Component {
+  shouldComponentUpdate(next, nextState) {
+    if (nextState !== this.state) return true; // the message's own hooks changed (its menu)
+    for (const k in next) if (next[k] !== this.props[k]) return true;
+    return false;
+  }
+  render(props) { return props.render(props); }
+}
+
+function Bubble(props) {
+  return html`<${Memo} ...${props} render=${BubbleView} />`;
+}
+
+function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, onReadList, highlight }) {
   const [menu, setMenu] = useState(false);
   const [acked, setAcked] = useState(false);
   const mine = m.sender_id === me.id;
   const admin = conv.my_role === "admin";
-  const reply = m.reply_to && byId.get(m.reply_to);
   async function act(fn) {
     setMenu(false);
     try { await fn(); } catch (e) { alert(e.message); }
@@ -193,10 +206,12 @@ export function Conversation({ cid, jump }) {
   const list = th.list;
   const byId = useMemo(() => new Map(list.map((m) => [m.id, m])), [list]);
   // The window, as indices into the loaded list: [start, end) (end null: follow the newest).
-  const startIdx = win.start === null ? Math.max(0, list.length - WINDOW) : Math.max(0, list.findIndex((m) => m.seq >= win.start));
-  const endIdx = win.end === null ? list.length : (() => { const i = list.findIndex((m) => m.seq > win.end); return i < 0 ? list.length : i; })();
+  const startIdx = win.start === null ? Math.max(0, list.length - WINDOW) : c.indexOfSeq(list, win.start);
+  const endIdx = win.end === null ? list.length : c.indexOfSeq(list, win.end + 1);
   const shown = list.slice(startIdx, endIdx);
   const following = win.end === null && !th.hasNewer;
+  // What a message needs of its conversation, stable while those fields stay the same.
+  const bubbleConv = useMemo(() => conv && { id: conv.id, kind: conv.kind, my_role: conv.my_role }, [conv?.id, conv?.kind, conv?.my_role]);
 
   function moveWindow(start, end) {
     anchor.current = box.current ? anchorOf(box.current) : null;
@@ -271,7 +286,7 @@ export function Conversation({ cid, jump }) {
       ${th.loading && html`<p class="muted center" role="status">${t("common.loading")}</p>`}
       ${!th.hasOlder && startIdx === 0 && html`<p class="muted center">${t("chat.start")}</p>`}
       <ol class="messages" aria-live=${following ? "polite" : "off"}>
-        ${shown.map((m) => html`<${Bubble} key=${m.seq} m=${m} conv=${conv} participants=${th.participants} me=${me} names=${names} byId=${byId}
+        ${shown.map((m) => html`<${Bubble} key=${m.seq} m=${m} conv=${bubbleConv} participants=${th.participants} me=${me} names=${names} reply=${m.reply_to ? byId.get(m.reply_to) : null}
           onReply=${setReplyTo} onEdit=${setEditing} onReadList=${setReadList} highlight=${th.jumpSeq === m.seq} />`)}
         ${following && th.pending.map((p) => html`<${Pending} key=${p.client_msg_id} p=${p} cid=${cid} />`)}
       </ol>

@@ -13,7 +13,7 @@ function ExamStats({ e }) {
   return html`<li class="card" data-exam=${e.exam_id}><h2>${e.title}</h2>
     <span class="muted">${t(`mode.${e.mode}`)} · ${t("dash.attempts", { n: e.attempts.submitted, active: e.attempts.active })}
       ${e.mean_ratio != null ? ` · ${t("dash.mean", { pct: Math.round(e.mean_ratio * 100) })}` : ""}</span>
-    <${Bars} data=${bars} label=${t("dash.distribution")} />
+    ${e.attempts.submitted > 0 ? html`<${Bars} data=${bars} label=${t("dash.distribution")} />` : html`<p class="muted">${t("exam.no_attempts")}</p>`}
     <details><summary>${t("dash.items")}</summary>
       <table><thead><tr><th>#</th><th>p</th><th>r<sub>pb</sub></th><th>a / b / c</th><th>${t("dash.drift")}</th></tr></thead>
       <tbody>${e.items.map((i) => html`<tr><td>${i.position}</td><td>${i.p_value == null ? "–" : i.p_value.toFixed(2)}</td>
