@@ -258,3 +258,105 @@ async def test_pages_run_under_their_csp_without_violations(browser: Browser, sc
         assert problems == []
     finally:
         await ctx.close()
+
+
+async def test_reply_edit_delete_and_search_reach_the_other_person(
+    browser: Browser, school: str
+) -> None:
+    """A reply quotes its message, an edit and a deletion show live, search jumps to the hit."""
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[0])
+    try:
+        await open_conversation(teacher, "이민준 (Minjun Lee)")
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        question = student.locator(".msg", has_text="2번 문제")
+        await question.get_by_role("button", name="Message actions").click()
+        await question.get_by_role("button", name="Reply").click()
+        await student.type("#composer-text", "다시 설명해 주세요")
+        await student.press("#composer-text", "Enter")
+        reply = teacher.locator(".msg", has_text="다시 설명해 주세요")
+        await expect(reply.locator(".reply-quote")).to_have_text(
+            "선생님, 2번 문제 풀이를 잘 모르겠어요."
+        )
+
+        sent = student.locator(".msg.mine[data-seq]", has_text="다시 설명해 주세요")
+        mine = student.locator(f'.msg[data-seq="{await sent.get_attribute("data-seq")}"]')
+        await mine.get_by_role("button", name="Message actions").click()
+        await mine.get_by_role("button", name="Edit").click()
+        await student.fill("#composer-text", "다시 한 번 설명해 주세요")
+        await student.press("#composer-text", "Enter")
+        edited = teacher.locator(".msg", has_text="다시 한 번 설명해 주세요")
+        await expect(edited.locator(".meta")).to_contain_text("(edited)")
+
+        student.on("dialog", _accept)
+        await mine.get_by_role("button", name="Message actions").click()
+        await mine.get_by_role("button", name="Delete").click()
+        await expect(edited).to_have_count(0)
+        await expect(teacher.locator(".msg .bubble em").last).to_have_text(
+            "This message was deleted"
+        )
+
+        await teacher.get_by_role("button", name="Search").click()
+        await teacher.fill("#search-q", "현장학습")
+        await teacher.press("#search-q", "Enter")
+        await teacher.locator(".hit").click()
+        await expect(teacher.locator(".conversation h2")).to_have_text(
+            "3학년 1반 공지 (Announcements)"
+        )
+        await expect(teacher.locator(".msg.hit")).to_contain_text("현장학습 동의서")
+    finally:
+        await t_ctx.close()
+        await s_ctx.close()
+
+
+async def test_a_failed_send_offers_retry_and_stores_the_message_once(
+    browser: Browser, school: str
+) -> None:
+    """Offline, the bubble fails with a retry button; back online, retry stores it once."""
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[0])
+    try:
+        await open_conversation(teacher, "이민준 (Minjun Lee)")
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        await student.context.set_offline(True)
+        await expect(student.locator(".banner")).to_have_text("Reconnecting…")
+        await student.type("#composer-text", "오프라인에서 보낸 글")
+        await student.press("#composer-text", "Enter")
+        failed = student.locator(".msg.pending.failed")
+        await expect(failed).to_contain_text("Not sent")
+        await student.context.set_offline(False)
+        await expect(student.locator(".banner")).to_have_count(0, timeout=15_000)
+        await failed.get_by_role("button", name="Retry").click()
+        await expect(student.locator(".msg.pending")).to_have_count(0)
+        texts = teacher.locator(".msg .text", has_text="오프라인에서 보낸 글")
+        await expect(texts).to_have_count(1)
+        await expect(
+            student.locator(".msg[data-seq] .text", has_text="오프라인에서")
+        ).to_have_count(1)
+    finally:
+        await t_ctx.close()
+        await s_ctx.close()
+
+
+async def test_teacher_creates_a_group_and_students_see_it_with_its_first_message(
+    browser: Browser, school: str
+) -> None:
+    """A group made in the browser reaches its members live, unread badge included."""
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[2], phone=True)
+    try:
+        await teacher.get_by_role("link", name="New conversation").click()
+        await teacher.get_by_label("Group (class, subject)").check()
+        await teacher.fill("#new-title", "수학 과목방")
+        await teacher.get_by_label("정하준 (Hajun Jung)").check()
+        await teacher.get_by_label("최서연 (Seoyeon Choi)").check()
+        await teacher.get_by_role("button", name="Create").click()
+        await expect(teacher.locator(".conversation h2")).to_have_text("수학 과목방")
+        await teacher.type("#composer-text", "과목방을 열었습니다")
+        await teacher.press("#composer-text", "Enter")
+        group = student.locator(".conv", has_text="수학 과목방")
+        await expect(group.locator(".conv-last")).to_have_text("과목방을 열었습니다")
+        await expect(group.locator(".badge.unread")).to_have_text("1")
+    finally:
+        await t_ctx.close()
+        await s_ctx.close()
