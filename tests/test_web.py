@@ -63,6 +63,9 @@ async def test_teacher_and_student_chat_in_real_time(browser: Browser, school: s
         await student.press("#composer-text", "Enter")
         await expect(teacher.locator(".msg:not(.mine) .text").last).to_have_text("감사합니다")
         await expect(teacher.locator(".typing")).to_have_text("")
+        await expect(teacher.locator("[data-presence]")).to_have_text("Online")
+        await s_ctx.close()
+        await expect(teacher.locator("[data-presence=offline]")).to_contain_text("Last seen")
     finally:
         await t_ctx.close()
         await s_ctx.close()
@@ -357,6 +360,75 @@ async def test_teacher_creates_a_group_and_students_see_it_with_its_first_messag
         group = student.locator(".conv", has_text="수학 과목방")
         await expect(group.locator(".conv-last")).to_have_text("과목방을 열었습니다")
         await expect(group.locator(".badge.unread")).to_have_text("1")
+    finally:
+        await t_ctx.close()
+        await s_ctx.close()
+
+
+async def test_parent_opens_a_chat_with_the_teacher_and_sets_notifications(
+    browser: Browser, school: str, hub_ctx: HubContext
+) -> None:
+    """A parent starts a direct chat with the teacher, mutes it and sets quiet hours."""
+    p_ctx, parent = await signed_in(browser, school, PARENT)
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    try:
+        await parent.get_by_role("link", name="New conversation").click()
+        await parent.get_by_label("김선생 (Ms. Kim)").check()
+        await parent.get_by_role("button", name="Create").click()
+        await expect(parent.locator(".conversation h2")).to_have_text("김선생 (Ms. Kim)")
+        await parent.type("#composer-text", "민준이 엄마입니다. 상담 가능할까요?")
+        await parent.press("#composer-text", "Enter")
+        await expect(teacher.locator(".conv", has_text="상담 가능할까요")).to_have_count(1)
+
+        await parent.get_by_role("button", name="Info").click()
+        await parent.get_by_label("Mute").check()
+        await expect(parent.get_by_role("status")).to_have_text("Saved")
+        await parent.click("[data-nav=settings]")
+        await parent.fill("#quiet-start", "22:00")
+        await parent.fill("#quiet-end", "07:00")
+        await parent.get_by_role("button", name="Save").click()
+        await expect(parent.get_by_role("status")).to_have_text("Saved")
+        async with hub_ctx.db.system() as conn:
+            row = await conn.fetchrow(
+                """SELECT p.muted, n.quiet_start::text, n.quiet_end::text
+               FROM participants p JOIN users u ON u.id = p.user_id
+               LEFT JOIN notification_preferences n ON n.user_id = u.id
+               WHERE u.email = $1 AND p.muted""",
+                PARENT,
+            )
+        assert row is not None and (row["quiet_start"], row["quiet_end"]) == (
+            "22:00:00",
+            "07:00:00",
+        )
+    finally:
+        await p_ctx.close()
+        await t_ctx.close()
+
+
+async def test_student_sits_the_cat_exam_to_its_end_and_sees_theta_over_time(
+    browser: Browser, school: str
+) -> None:
+    """CAT serves one item after another until it stops; the result and the θ chart show."""
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[1])
+    try:
+        await student.click("[data-nav=exams]")
+        await student.locator(".card", has_text="(CAT)").get_by_role("link", name="Sit").click()
+        await student.get_by_role("button", name="Start").click()
+        result = student.locator("[data-result=submitted]")
+        for answered in range(20):
+            if await result.count():
+                break
+            legend = student.locator(".question legend")
+            await expect(legend).to_have_text(f"Question {answered + 1}")
+            await student.locator(".choices button").nth(answered % 4).click()
+            await expect(legend.or_(result)).not_to_have_text(f"Question {answered + 1}")
+        await expect(result).to_contain_text("θ = ")
+        await student.click("[data-nav=dashboard]")
+        await expect(student.locator("figure.chart svg path.line")).to_have_count(1)
+        await teacher.click("[data-nav=dashboard]")
+        card = teacher.locator(".card", has_text="(CAT)")
+        await expect(card).to_contain_text("1 submitted")
     finally:
         await t_ctx.close()
         await s_ctx.close()

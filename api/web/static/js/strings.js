@@ -130,6 +130,13 @@ export const ko = {
   "sev.info": "정보",
   "sev.warning": "주의",
   "sev.serious": "심각",
+  "dash.accept": "새 모수 적용",
+  "dash.reject": "거절",
+  "dash.accepted": "적용했습니다",
+  "dash.rejected": "거절했습니다",
+  "exam.review": "답안 보기",
+  "exam.correct": "정답",
+  "exam.wrong": "오답",
 };
 
 export const en = {
@@ -263,4 +270,11 @@ export const en = {
   "sev.info": "info",
   "sev.warning": "warning",
   "sev.serious": "serious",
+  "dash.accept": "Accept",
+  "dash.reject": "Reject",
+  "dash.accepted": "Accepted",
+  "dash.rejected": "Rejected",
+  "exam.review": "Review my answers",
+  "exam.correct": "right",
+  "exam.wrong": "wrong",
 };

@@ -4,7 +4,6 @@ import { html, useEffect, useState } from "../lib.js";
 import { api, query } from "../api.js";
 import { chat, displayTitle, jumpTo, sortedConversations } from "../chat.js";
 import { formatTime, t } from "../i18n.js";
-import { isStaff } from "../roles.js";
 import { go } from "../router.js";
 import { useStore } from "../store.js";
 import { Conversation } from "./conversation.js";
@@ -59,7 +58,7 @@ export function ConversationList({ openId }) {
     <div class="list-head">
       <h1>${t("nav.chats")}</h1>
       <button type="button" onClick=${() => setSearching(!searching)} aria-expanded=${searching}>${t("search.title")}</button>
-      ${isStaff(state.me) && html`<a class="button" href="#/new">${t("chat.new")}</a>`}
+      <a class="button" href="#/new">${t("chat.new")}</a>
     </div>
     ${searching && html`<${Search} onClose=${() => setSearching(false)} />`}
     <ul class="convs">

@@ -8,6 +8,28 @@ import { formatDateTime, t } from "../i18n.js";
 import { isParent, isStaff, isStudent } from "../roles.js";
 import { useStore } from "../store.js";
 
+// A drifted item's proposed parameters: accept them as current, or reject them.
+function DriftReview({ item }) {
+  const [history, setHistory] = useState(null);
+  const [done, setDone] = useState("");
+  const [error, setError] = useState("");
+  const open = () => api("GET", `/items/${item.item_id}/parameters`).then(setHistory, (e) => setError(e.message));
+  const proposed = history?.versions.find((v) => v.status === "proposed");
+  async function decide(accept) {
+    try {
+      await api("POST", `/items/${item.item_id}/parameters/review`, { version: proposed.version, accept });
+      setDone(accept ? t("dash.accepted") : t("dash.rejected"));
+    } catch (e) { setError(e.message); }
+  }
+  if (done) return html`<span role="status">${done}</span>`;
+  if (error) return html`<span class="error">${error}</span>`;
+  if (!history) return html`<button type="button" class="small" onClick=${open}>${t("dash.drift_flag")}</button>`;
+  if (!proposed) return html`<span class="muted">–</span>`;
+  return html`<span class="actions">a ${proposed.a.toFixed(2)} b ${proposed.b.toFixed(2)} (RMSD ${proposed.drift_rmsd?.toFixed(2) ?? "–"})
+    <button type="button" class="small" onClick=${() => decide(true)}>${t("dash.accept")}</button>
+    <button type="button" class="small" onClick=${() => decide(false)}>${t("dash.reject")}</button></span>`;
+}
+
 function ExamStats({ e }) {
   const bars = e.distribution.map((b) => ({ label: `${Math.round(b.lower * 100)}`, value: b.count }));
   return html`<li class="card" data-exam=${e.exam_id}><h2>${e.title}</h2>
@@ -18,7 +40,7 @@ function ExamStats({ e }) {
       <table><thead><tr><th>#</th><th>p</th><th>r<sub>pb</sub></th><th>a / b / c</th><th>${t("dash.drift")}</th></tr></thead>
       <tbody>${e.items.map((i) => html`<tr><td>${i.position}</td><td>${i.p_value == null ? "–" : i.p_value.toFixed(2)}</td>
         <td>${i.point_biserial == null ? "–" : i.point_biserial.toFixed(2)}</td><td>${i.a.toFixed(2)} / ${i.b.toFixed(2)} / ${i.c.toFixed(2)}</td>
-        <td>${i.drift_flagged ? html`<strong class="error">${t("dash.drift_flag")}</strong>` : ""}</td></tr>`)}</tbody></table>
+        <td>${i.drift_flagged ? html`<${DriftReview} item=${i} />` : ""}</td></tr>`)}</tbody></table>
     </details></li>`;
 }
 

@@ -15,8 +15,23 @@ function Countdown({ deadline }) {
   return html`<div class=${`timer ${left < 60 ? "low" : ""}`} role="timer" aria-label=${t("exam.time_left")} data-left=${left}>${mm}:${ss}</div>`;
 }
 
+// The answers, once the exam has closed or the teacher released the review (else the hub
+// refuses and the score alone is shown).
+function Review({ attempt }) {
+  const [answers, setAnswers] = useState(null);
+  useEffect(() => {
+    api("GET", `/exams/${attempt.exam_id}/results?with_answers=true`).then(
+      (r) => setAnswers((r.attempts.find((a) => a.attempt_id === attempt.id) || {}).answers || null), () => null);
+  }, [attempt.id]);
+  if (!answers) return null;
+  return html`<details><summary>${t("exam.review")}</summary><ol class="review">
+    ${answers.map((a) => html`<li class=${a.correct ? "online" : "error"}>${t("exam.question", { n: a.position + 1 })}: ${a.correct ? t("exam.correct") : t("exam.wrong")}</li>`)}
+  </ol></details>`;
+}
+
 function Result({ attempt }) {
   return html`<div class="card" data-result="submitted"><h2>${t("exam.done")}</h2>
+    <${Review} attempt=${attempt} />
     ${attempt.score != null && html`<p>${t("exam.score")}: <strong>${attempt.score}/${attempt.max_score}</strong></p>`}
     ${attempt.theta != null && html`<p>θ = ${attempt.theta.toFixed(2)}${attempt.se != null ? ` (SE ${attempt.se.toFixed(2)})` : ""}</p>`}
     <p class="muted">${t(`exam.finished_by`, { by: attempt.finished_by || "" })}</p>

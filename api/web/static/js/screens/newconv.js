@@ -3,14 +3,15 @@ import { html, useEffect, useState } from "../lib.js";
 import { api } from "../api.js";
 import { chat, loadConversations } from "../chat.js";
 import { t } from "../i18n.js";
-import { firstOrg } from "../roles.js";
+import { firstOrg, isStaff } from "../roles.js";
 import { go } from "../router.js";
 import { useStore } from "../store.js";
 
 export function NewConversation() {
   const me = useStore(chat, (s) => s.me);
   const orgId = firstOrg(me, ["teacher", "org_admin"]) || firstOrg(me);
-  const [kind, setKind] = useState("group");
+  const staff = isStaff(me);
+  const [kind, setKind] = useState(staff ? "group" : "direct");
   const [title, setTitle] = useState("");
   const [members, setMembers] = useState([]);
   const [picked, setPicked] = useState([]);
@@ -35,7 +36,7 @@ export function NewConversation() {
   return html`<section class="page"><h1>${t("chat.new")}</h1>
     <form onSubmit=${create} class="stack">
       <fieldset><legend>${t("new.kind")}</legend>
-        ${["direct", "group", "announcement"].map((k) => html`<label class="check"><input type="radio" name="kind" value=${k} checked=${kind === k} onChange=${() => { setKind(k); setPicked([]); }} /> ${t(`kind.${k}`)}</label>`)}
+        ${(staff ? ["direct", "group", "announcement"] : ["direct"]).map((k) => html`<label class="check"><input type="radio" name="kind" value=${k} checked=${kind === k} onChange=${() => { setKind(k); setPicked([]); }} /> ${t(`kind.${k}`)}</label>`)}
       </fieldset>
       ${kind !== "direct" && html`<label for="new-title">${t("new.title")}</label>
         <input id="new-title" required value=${title} onInput=${(e) => setTitle(e.target.value)} />`}
