@@ -307,6 +307,8 @@ async def screenshots(browser: Browser, base: str, out: Path) -> list[str]:
             await page.fill("#password", DEMO_PASSWORD)
             await page.click("form button[type=submit]")
             await page.wait_for_selector(".conv")
+            if size == "phone" and lang == "ko":
+                await shot(page, "chats-phone-ko")
             await page.locator(".conv", has_text="이민준").click()
             await page.wait_for_selector(".msg")
             await shot(page, f"chat-{size}-{lang}")

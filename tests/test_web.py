@@ -348,7 +348,7 @@ async def test_teacher_creates_a_group_and_students_see_it_with_its_first_messag
     t_ctx, teacher = await signed_in(browser, school, TEACHER)
     s_ctx, student = await signed_in(browser, school, STUDENTS[2], phone=True)
     try:
-        await teacher.get_by_role("link", name="New conversation").click()
+        await teacher.get_by_role("link", name="New chat").click()
         await teacher.get_by_label("Group (class, subject)").check()
         await teacher.fill("#new-title", "수학 과목방")
         await teacher.get_by_label("정하준 (Hajun Jung)").check()
@@ -372,7 +372,7 @@ async def test_parent_opens_a_chat_with_the_teacher_and_sets_notifications(
     p_ctx, parent = await signed_in(browser, school, PARENT)
     t_ctx, teacher = await signed_in(browser, school, TEACHER)
     try:
-        await parent.get_by_role("link", name="New conversation").click()
+        await parent.get_by_role("link", name="New chat").click()
         await parent.get_by_label("김선생 (Ms. Kim)").check()
         await parent.get_by_role("button", name="Create").click()
         await expect(parent.locator(".conversation h2")).to_have_text("김선생 (Ms. Kim)")
@@ -432,3 +432,25 @@ async def test_student_sits_the_cat_exam_to_its_end_and_sees_theta_over_time(
     finally:
         await t_ctx.close()
         await s_ctx.close()
+
+
+async def test_a_reload_keeps_me_signed_in_and_logout_ends_the_session(
+    browser: Browser, school: str
+) -> None:
+    """The refresh token (this tab only) survives a reload; after logout it is refused."""
+    ctx, page = await signed_in(browser, school, STUDENTS[2])
+    try:
+        refresh = await page.evaluate("sessionStorage.getItem('dreamseed.refresh')")
+        await page.reload()
+        await expect(page.locator(".conv")).to_have_count(2)
+        rotated = await page.evaluate("sessionStorage.getItem('dreamseed.refresh')")
+        assert rotated and rotated != refresh
+        await page.get_by_role("button", name="Log out").click()
+        await expect(page.locator("#email")).to_be_visible()
+        assert await page.evaluate("sessionStorage.getItem('dreamseed.refresh')") is None
+        answer = await page.request.post(
+            school + "/api/v1/auth/refresh", data={"refresh_token": rotated}
+        )
+        assert answer.status == 401
+    finally:
+        await ctx.close()

@@ -32,7 +32,7 @@ class DemoLine:
 
 async def seed_demo_chat(conn: Connection, people: DemoPeople, class_name: str) -> None:
     teacher, first = people.teacher, people.students[0]
-    group = await _conversation(conn, people, "group", f"{class_name} 반 대화방")
+    group = await _conversation(conn, people, "group", f"{class_name} 대화방")
     await _members(conn, people, group, {teacher: "admin"} | {s: "member" for s in people.students})
     await _messages(
         conn,

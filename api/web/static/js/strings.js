@@ -141,7 +141,7 @@ export const ko = {
 
 export const en = {
   "chat.direct": "Direct", "chat.empty": "No messages yet", "chat.history": "Messages",
-  "chat.info": "Info", "chat.members": "{n} members", "chat.message": "Message", "chat.new": "New conversation",
+  "chat.info": "Info", "chat.members": "{n} members", "chat.message": "Message", "chat.new": "New chat",
   "chat.pick": "Pick a conversation", "chat.placeholder": "Write a message (Enter sends)",
   "chat.read_only": "Only admins post in an announcement channel", "chat.send": "Send",
   "chat.start": "This is the beginning of the conversation", "chat.typing": "{who} is typing…",
