@@ -56,7 +56,7 @@ FLAGS = [
 ]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-BIG_TITLE = "10,000 messages"
+BIG_TITLE = "history bench"
 
 ROOT = Path(__file__).resolve().parents[1]
 _FRAMES = """() => {

@@ -138,3 +138,18 @@ def test_every_module_is_preloaded_by_the_page() -> None:
         if p.name != "docs.js"
     }
     assert modules <= preloaded
+
+
+def test_every_shown_string_exists_in_korean_and_english() -> None:
+    """The two dictionaries have the same keys, and every literal key the client uses is there."""
+    strings = (WEB / "static" / "js" / "strings.js").read_text()
+    ko_part, en_part = strings.split("export const en")
+    ko = set(re.findall(r'^\s*"([\w.]+)":', ko_part, re.MULTILINE))
+    en = set(re.findall(r'^\s*"([\w.]+)":', en_part, re.MULTILINE))
+    ko |= set(re.findall(r'"([\w.]+)": "', ko_part))
+    en |= set(re.findall(r'"([\w.]+)": "', en_part))
+    assert ko == en
+    used = set()
+    for module in (WEB / "static" / "js").rglob("*.js"):
+        used |= set(re.findall(r'\bt\("([\w.]+)"', module.read_text()))
+    assert used - ko == set()

@@ -92,7 +92,15 @@ export async function loadMe() {
   return me;
 }
 
-export async function loadConversations() {
+// One list load at a time: a burst of messages in a conversation we do not know yet (we were
+// just added) asks once, not once per message.
+let listing = null;
+export function loadConversations() {
+  if (!listing) listing = fetchConversations().finally(() => { listing = null; });
+  return listing;
+}
+
+async function fetchConversations() {
   const { items } = await api("GET", "/conversations");
   const conversations = {};
   for (const c of items) conversations[c.id] = { ...(chat.get().conversations[c.id] || {}), ...c };
