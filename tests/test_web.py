@@ -4,17 +4,20 @@ browser contexts (separate people) and watches what each of them sees."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.connections import RedisSettings
 from playwright.async_api import Browser, Dialog, Page, expect
 
 from hub.context import HubContext
 from hub.seed import seed_demo
 from hub.settings import Settings
 from tests.browser import chromium, signed_in
+from tests.burst import run_burst
+from tests.fcm_standin import FcmStandIn
 from tests.hubs import restart_hub, start_hubs
 
 TEACHER = "teacher@demo.dreamseed.kr"
@@ -28,6 +31,14 @@ pytestmark = pytest.mark.timeout(120)
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def fcm() -> Iterator[FcmStandIn]:
+    """The worker's push goes to a local FCM stand-in (nobody here has a device anyway)."""
+    standin = FcmStandIn().start()
+    yield standin
+    standin.stop()
 
 
 @pytest.fixture
@@ -454,3 +465,31 @@ async def test_a_reload_keeps_me_signed_in_and_logout_ends_the_session(
         assert answer.status == 401
     finally:
         await ctx.close()
+
+
+async def test_notification_centre_shows_the_workers_alert_live_and_marks_it_read(
+    browser: Browser, school: str, settings: Settings, worker_ctx: dict[str, Any]
+) -> None:
+    """A parent's link request becomes, through the real worker, a live badge and an entry."""
+    p_ctx, parent = await signed_in(browser, school, PARENT)
+    s_ctx, student = await signed_in(browser, school, STUDENTS[2])
+    try:
+        badge = student.locator("[data-nav=notifications] .badge")
+        await expect(badge).to_have_count(0)
+        await parent.click("[data-nav=links]")
+        await parent.fill("#link-email", STUDENTS[2])
+        await parent.click("text=Request link")
+        await expect(parent.locator(".card[data-status=pending]")).to_have_count(1)
+        queue = worker_ctx["hub"].keys.job_queue
+        worker = await run_burst(RedisSettings.from_dsn(settings.redis_dsn), queue, worker_ctx)
+        assert worker.jobs_failed == 0
+        await expect(badge).to_have_text("1")
+        await student.click("[data-nav=notifications]")
+        entry = student.locator(".notifications li.unread")
+        await expect(entry).to_have_count(1)
+        await entry.get_by_role("button", name="Mark read").click()
+        await expect(student.locator(".notifications li.read")).to_have_count(1)
+        await expect(badge).to_have_count(0)
+    finally:
+        await p_ctx.close()
+        await s_ctx.close()
