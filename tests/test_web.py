@@ -292,6 +292,11 @@ async def test_reply_edit_delete_and_search_reach_the_other_person(
         await expect(reply.locator(".reply-quote")).to_have_text(
             "선생님, 2번 문제 풀이를 잘 모르겠어요."
         )
+        await reply.get_by_role("button", name="Message actions").click()
+        await reply.get_by_role("button", name="Report").click()
+        await reply.get_by_label("Why are you reporting this message?").fill("test report")
+        await reply.locator(".report-form button[type=submit]").click()
+        await expect(reply.get_by_role("status")).to_have_text("Reported")
 
         sent = student.locator(".msg.mine[data-seq]", has_text="다시 설명해 주세요")
         mine = student.locator(f'.msg[data-seq="{await sent.get_attribute("data-seq")}"]')

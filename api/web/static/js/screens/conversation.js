@@ -2,6 +2,7 @@
 // loaded, so 10,000 messages scroll as smoothly as 50), older pages on scroll, optimistic
 // sending with retry, typing, presence, receipts, edit/delete/reply/report, acknowledgements.
 import { Component, html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../lib.js";
+import { api } from "../api.js";
 import * as c from "../chat.js";
 import { formatDateTime, formatTime, t } from "../i18n.js";
 import { queryPresence } from "../realtime.js";
@@ -69,11 +70,23 @@ function Bubble(props) {
 function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, onReadList, highlight }) {
   const [menu, setMenu] = useState(false);
   const [acked, setAcked] = useState(false);
+  const [problem, setProblem] = useState("");
+  const [reporting, setReporting] = useState(false);
+  const [reason, setReason] = useState("");
   const mine = m.sender_id === me.id;
   const admin = conv.my_role === "admin";
   async function act(fn) {
     setMenu(false);
-    try { await fn(); } catch (e) { alert(e.message); }
+    setProblem("");
+    try { await fn(); } catch (e) { setProblem(e.message); }
+  }
+  async function report(e) {
+    e.preventDefault();
+    await act(async () => {
+      await api("POST", `/messages/${m.id}/report`, { reason });
+      setReporting(false);
+      setProblem(t("msg.reported"));
+    });
   }
   return html`<li class=${`msg ${mine ? "mine" : ""} ${highlight ? "hit" : ""}`} data-seq=${m.seq} data-id=${m.id}>
     ${!mine && conv.kind !== "direct" && html`<span class="sender">${names[m.sender_id] || ""}</span>`}
@@ -94,9 +107,16 @@ function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, 
       ${(conv.kind !== "announcement" || admin) && html`<button type="button" onClick=${() => { setMenu(false); onReply(m); }}>${t("msg.reply")}</button>`}
       ${mine && html`<button type="button" onClick=${() => { setMenu(false); onEdit(m); }}>${t("msg.edit")}</button>`}
       ${(mine || admin) && html`<button type="button" onClick=${() => act(async () => { if (confirm(t("msg.delete_confirm"))) await c.emitAck("message.delete", { message_id: m.id }); })}>${t("msg.delete")}</button>`}
-      ${!mine && html`<button type="button" onClick=${() => act(async () => { const reason = prompt(t("msg.report_reason")); if (reason) { await (await import("../api.js")).api("POST", `/messages/${m.id}/report`, { reason }); alert(t("msg.reported")); } })}>${t("msg.report")}</button>`}
+      ${!mine && html`<button type="button" onClick=${() => { setMenu(false); setReporting(true); }}>${t("msg.report")}</button>`}
       ${mine && admin && conv.kind !== "direct" && html`<button type="button" onClick=${() => { setMenu(false); onReadList(m); }}>${t("msg.read_list")}</button>`}
     </div>`}
+    ${reporting && html`<form class="report-form" onSubmit=${report}>
+      <label for=${`report-${m.seq}`}>${t("msg.report_reason")}</label>
+      <input id=${`report-${m.seq}`} required maxlength="1000" value=${reason} onInput=${(e) => setReason(e.target.value)} />
+      <button type="submit" class="small">${t("msg.report")}</button>
+      <button type="button" class="small" onClick=${() => setReporting(false)}>${t("common.cancel")}</button>
+    </form>`}
+    ${problem && html`<span class="msg-status" role="status">${problem}</span>`}
   </li>`;
 }
 
@@ -111,7 +131,7 @@ function Pending({ p, cid }) {
   </li>`;
 }
 
-function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing }) {
+function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing, onSend }) {
   const [text, setText] = useState("");
   const [ack, setAck] = useState(false);
   const typingSent = useRef(0);
@@ -150,6 +170,7 @@ function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing }) {
     }
     const reply = replyTo;
     setReplyTo(null);
+    await onSend();
     c.send(cid, content, { replyTo: reply ? reply.id : null, ackRequired: ack });
     setAck(false);
   }
@@ -269,6 +290,14 @@ export function Conversation({ cid, jump }) {
     if (stick.current && following && list.length) c.markRead(cid, list[list.length - 1].seq);
   }
 
+  // Sending from further up (a search hit, older pages): show the newest again, where the
+  // message will appear.
+  async function backToNewest() {
+    stick.current = true;
+    if (win.start !== null || win.end !== null) setWin({ start: null, end: null });
+    if (th.hasNewer || th.jumpSeq) await c.loadLatest(cid).catch(() => null);
+  }
+
   if (!conv || !me) return html`<section class="conversation"><p class="muted">${error || "…"}</p></section>`;
   return html`<section class="conversation" aria-label=${c.displayTitle(conv, c.chat.get())}>
     <header class="conv-head">
@@ -292,6 +321,6 @@ export function Conversation({ cid, jump }) {
       </ol>
     </div>
     <${TypingLine} cid=${cid} />
-    <${Composer} cid=${cid} conv=${conv} replyTo=${replyTo} setReplyTo=${setReplyTo} editing=${editing} setEditing=${setEditing} />
+    <${Composer} cid=${cid} conv=${conv} replyTo=${replyTo} setReplyTo=${setReplyTo} editing=${editing} setEditing=${setEditing} onSend=${backToNewest} />
   </section>`;
 }
