@@ -376,6 +376,16 @@ async def test_teacher_creates_a_group_and_students_see_it_with_its_first_messag
         group = student.locator(".conv", has_text="수학 과목방")
         await expect(group.locator(".conv-last")).to_have_text("과목방을 열었습니다")
         await expect(group.locator(".badge.unread")).to_have_text("1")
+
+        # Removed, the group leaves the student's list at once; added back, it returns.
+        teacher.on("dialog", _accept)
+        await teacher.get_by_role("button", name="Info").click()
+        info = teacher.get_by_role("region", name="Info")
+        await info.locator(".members li", has_text="정하준").get_by_role("button").click()
+        await expect(group).to_have_count(0)
+        await info.get_by_label("정하준 (Hajun Jung)").check()
+        await info.get_by_role("button", name="Add members").click()
+        await expect(group).to_have_count(1)
     finally:
         await t_ctx.close()
         await s_ctx.close()

@@ -299,3 +299,21 @@ export async function resync(ids) {
     }
   }
 }
+
+// Someone joined or left: I see a new conversation at once, or lose one I was removed from;
+// others' changes refresh the member list where it is shown.
+export function membership(e, added) {
+  const me = chat.get().me;
+  const cid = e.conversation_id;
+  if (me && e.user_id === me.id) {
+    if (added) { loadConversations().catch(() => null); return; }
+    chat.set((s) => {
+      const conversations = { ...s.conversations };
+      delete conversations[cid];
+      return { conversations, openId: s.openId === cid ? null : s.openId };
+    });
+    if (location.hash.startsWith(`#/c/${cid}`)) location.hash = "#/chats";
+    return;
+  }
+  if (chat.get().threads[cid]?.participants) loadDetail(cid).catch(() => null);
+}

@@ -36,6 +36,8 @@ export function connect() {
   s.on("message.deleted", chat.update);
   s.on("message.read", chat.readReceipt);
   s.on("message.typing", chat.setTyping);
+  s.on("conversation.member_added", (e) => chat.membership(e, true));
+  s.on("conversation.member_removed", (e) => chat.membership(e, false));
   s.on("message.acknowledged", (e) => window.dispatchEvent(new CustomEvent("ds:acknowledged", { detail: e })));
   s.on("user.online", (e) => chat.setPresence({ [e.user_id]: { online: true } }));
   s.on("user.offline", (e) => chat.setPresence({ [e.user_id]: { online: false, last_seen: e.last_seen } }));
