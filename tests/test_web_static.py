@@ -13,6 +13,7 @@ import pytest
 
 from hub.context import HubContext
 from hub.seed import seed_demo
+from hub.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "api" / "web"
 FIRST_LOAD_LIMIT = 250 * 1024
@@ -153,3 +154,21 @@ def test_every_shown_string_exists_in_korean_and_english() -> None:
     for module in (WEB / "static" / "js").rglob("*.js"):
         used |= set(re.findall(r'\bt\("([\w.]+)"', module.read_text()))
     assert used - ko == set()
+
+
+async def test_socketio_accepts_its_own_origin_and_refuses_others(web: httpx.AsyncClient) -> None:
+    """By default a browser on another site cannot open a Socket.IO session; ours and apps can."""
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    own = str(web.base_url).rstrip("/")
+    assert (await web.get(handshake, headers={"origin": own})).status_code == 200
+    assert (await web.get(handshake)).status_code == 200  # mobile apps send no Origin
+    foreign = await web.get(handshake, headers={"origin": "https://evil.example"})
+    assert foreign.status_code == 400
+
+
+def test_allowed_origins_setting_reads_a_list_or_any() -> None:
+    """Empty means the hub's own origin; a comma list is taken as given; `*` allows any."""
+    assert Settings(socketio_allowed_origins="").socketio_origins is None
+    assert Settings(socketio_allowed_origins="*").socketio_origins == "*"
+    listed = Settings(socketio_allowed_origins="https://a.kr/, https://b.kr")
+    assert listed.socketio_origins == ["https://a.kr", "https://b.kr"]
