@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from api import errors
+from api import errors, web
 from api.endpoint import Endpoint
 from api.middleware import BodySizeLimit
 from api.openapi import build_openapi
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     rest = Starlette(
         routes=[
             *health.ROUTES,
+            *web.ROUTES,
             Mount(
                 API_PREFIX,
                 routes=[

@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             with _services(settings) as resolved:
                 asyncio.run(_prepare(resolved, seed=args.command == "seed"))
+                if args.command == "seed":
+                    print(demo_logins_text(), flush=True)
     except SettingsError as exc:
         print(f"dreamseed: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -125,7 +127,6 @@ async def _prepare(settings: Settings, *, seed: bool) -> None:
         finally:
             await db.close()
         logger.info("demo school %s", "seeded" if created else "already present")
-        print(demo_logins_text(), flush=True)
 
 
 async def _create_admin(settings: Settings, email: str, password: str | None, name: str) -> None:
@@ -176,10 +177,11 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
                     "the AI tutor is not configured on this server (set TUTOR_URL to an "
                     "OpenAI-compatible model server): questions get a clear error"
                 )
-        print(
-            f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)",
-            flush=True,
-        )
+        url = f"http://{resolved.host}:{resolved.port}/"
+        print(f"\nDreamSeed Hub on {url}  (Ctrl-C stops it)", flush=True)
+        if seed:
+            print(f"Open {url} and log in as the demo teacher.\n{demo_logins_text()}", flush=True)
+        print(f"API documentation: {url}api/docs", flush=True)
         return _supervise(children)
 
 

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     tutor_stream_ttl_s: Annotated[int, Field(gt=0)] = 3600
     tutor_lease_s: Annotated[float, Field(gt=0)] = 10
     tutor_worker_jobs: Annotated[int, Field(gt=0)] = 1000
+    # Browser origins allowed to open Socket.IO connections, comma-separated: empty means the
+    # hub's own origin only (the web client it serves); "*" allows any.
+    socketio_allowed_origins: str = ""
 
     @field_validator("jwt_secret")
     @classmethod
@@ -133,6 +136,16 @@ class Settings(BaseSettings):
         if not self.redis_url:
             raise SettingsError("Setting REDIS_URL is missing, and has no default.")
         return self.redis_url
+
+    @property
+    def socketio_origins(self) -> list[str] | str | None:
+        """python-engineio's `cors_allowed_origins`: None checks for the same origin."""
+        raw = self.socketio_allowed_origins.strip()
+        if not raw:
+            return None
+        if raw == "*":
+            return "*"
+        return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
 
     def require_runtime(self) -> Settings:
         """Check what a serving process cannot run without."""

@@ -66,7 +66,7 @@ def create_server(
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
-        cors_allowed_origins=[],
+        cors_allowed_origins=settings.socketio_origins,
         transports=["websocket", "polling"],
         max_http_buffer_size=settings.max_body_bytes,
     )
