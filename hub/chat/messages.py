@@ -124,6 +124,37 @@ _SEND_WRITE = f"""
     SELECT * FROM msg"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
 
 
+async def write_message(
+    conn: Connection,
+    conversation_id: UUID,
+    sender_id: UUID | None,
+    client_msg_id: str,
+    content: str,
+    *,
+    message_type: str = "text",
+    reply_to: UUID | None = None,
+    ack_required: bool = False,
+    search_text: str | None = None,
+    urgent: bool = False,
+) -> asyncpg.Record:
+    """The one statement that stores a message (chat and the AI tutor alike): the next seq of
+    its conversation, the row, and the sender's read watermark, in one round trip. The caller
+    has checked who may write and holds the acting-user transaction."""
+    return await fetch_returning(
+        conn,
+        _SEND_WRITE,
+        conversation_id,
+        sender_id,
+        client_msg_id,
+        message_type,
+        content,
+        reply_to,
+        ack_required,
+        search.tokens(content if search_text is None else search_text),
+        urgent,
+    )
+
+
 async def _insert(
     conn: Connection, actor: Actor, body: SendMessage, now: datetime, voice_max_s: int
 ) -> dict[str, Any]:
@@ -156,18 +187,17 @@ async def _insert(
         files = await attachments.check(
             conn, body.conversation_id, body.attachment_ids, body.message_type, voice_max_s
         )
-    row = await fetch_returning(
+    row = await write_message(
         conn,
-        _SEND_WRITE,
         body.conversation_id,
         actor.user_id,
         body.client_msg_id,
-        body.message_type,
         content,
-        body.reply_to,
-        body.ack_required and facts["kind"] == "announcement",
-        search.tokens(attachments.searchable(content, files)),
-        body.urgent and (facts["role"] == "admin" or facts["staff"]),
+        message_type=body.message_type,
+        reply_to=body.reply_to,
+        ack_required=body.ack_required and facts["kind"] == "announcement",
+        search_text=attachments.searchable(content, files),
+        urgent=body.urgent and (facts["role"] == "admin" or facts["staff"]),
     )
     event = message_event(row)
     if files is not None:
