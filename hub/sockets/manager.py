@@ -10,7 +10,8 @@
   once the rebuilt listener hears its own heartbeat, every local client is sent
   `sync.required`: what was acknowledged while the bus was down reaches them by `sync`.
 
-Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_connect`, `thread`.
+Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_connect`,
+`_publish`, `thread` (fingerprinted by tests/test_upstream_contract.py).
 """
 
 from __future__ import annotations
@@ -104,6 +105,28 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         self.connected = True
         if old is not None:
             asyncio.get_running_loop().create_task(old.aclose())
+
+    async def _publish(self, data: Any) -> Any:
+        """Publish to the other hubs; on failure retry once on the same client.
+
+        Replaces the stock retry, which marks the manager disconnected and calls
+        `_redis_connect`: here that would swap the listener's pub/sub under it, and the
+        listener would miss the other hubs' events until it resubscribed (about a second;
+        tests/test_bus_publish.py). The publishing client reconnects by itself.
+        """
+        if self.redis is None:
+            self._redis_connect()
+        payload = self.json.dumps(data)
+        for retries_left in (1, 0):
+            try:
+                return await self.redis.publish(self.channel, payload)
+            except Exception as exc:
+                logger.error(
+                    "cannot publish to the bus (%s)%s",
+                    exc,
+                    "; retrying" if retries_left else "; giving up",
+                )
+        return None
 
     async def _watch(self) -> None:
         while True:
