@@ -237,17 +237,21 @@ async def is_session_revoked(ctx: HubContext, session_id: UUID) -> bool:
 
 
 async def require_live_session(ctx: HubContext, user_id: UUID, session_id: UUID) -> None:
-    """Refuse an access token whose session was revoked, or never existed for this user: a
-    valid signature alone is not enough (a leaked secret, a restored database)."""
+    """Refuse an access token whose session was revoked, whose account was deleted, or whose
+    session never existed for this user: a valid signature alone is not enough (a leaked
+    secret, a restored database, an account deleted without its sessions revoked)."""
     if await is_session_revoked(ctx, session_id):
         raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
     async with ctx.db.acting_lean(user_id) as conn:
-        revoked_at = await conn.fetchrow(
-            "SELECT revoked_at FROM sessions WHERE id = $1 AND user_id = $2", session_id, user_id
+        session = await conn.fetchrow(
+            """SELECT s.revoked_at, u.deleted_at FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.id = $1 AND s.user_id = $2""",
+            session_id,
+            user_id,
         )
-    if revoked_at is None:
+    if session is None:
         raise DomainError(ErrorCode.TOKEN_INVALID, "The access token's session does not exist")
-    if revoked_at["revoked_at"] is not None:
+    if session["revoked_at"] is not None or session["deleted_at"] is not None:
         raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
 
 
