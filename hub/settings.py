@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     login_failures_per_account: Annotated[int, Field(gt=0)] = 50
     login_failures_per_ip: Annotated[int, Field(gt=0)] = 100
     chatter_events_per_s: Annotated[int, Field(gt=0)] = 10
+    # Packets queued to one socket before the hub closes it as a client that does not read.
+    socket_backlog_max: Annotated[int, Field(gt=0)] = 1000
 
     @field_validator("jwt_secret")
     @classmethod

@@ -91,6 +91,7 @@ FENCED: list[tuple[str, str, str]] = [
         "hub/sockets/fanout.py",
         "64cf72a2ab7d75b1",
     ),
+    ("engineio.async_socket:AsyncSocket.send", "hub/sockets/fanout.py", "0437276ccba7ab09"),
     ("engineio.async_socket:AsyncSocket.poll", "hub/sockets/engine_tuning.py", "826f58a9f3606db2"),
     ("firebase_admin.messaging:_get_messaging_service", "hub/notify/push.py", "a4d846d9e757b8f8"),
     (
