@@ -6,9 +6,10 @@
   listener is deaf (Redis dropped the subscriber, a reconnect failed to resubscribe): the
   process reports not-ready and rebuilds the listener.
 * A heartbeat that cannot be published means Redis is unreachable: not-ready at once. The
-  first heartbeat published after that rebuilds the listener without waiting to go deaf, and
-  once the rebuilt listener hears its own heartbeat, every local client is sent
-  `sync.required`: what was acknowledged while the bus was down reaches them by `sync`.
+  first heartbeat published after that rebuilds the listener without waiting to go deaf.
+  Whenever the listener resubscribes (after a rebuild, or its own reconnect after a short
+  outage), once it hears its own heartbeat every local client is sent `sync.required`: what
+  was acknowledged while this hub could not hear the bus reaches them by `sync`.
 
 Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_connect`,
 `_publish`, `thread` (fingerprinted by tests/test_upstream_contract.py).
@@ -52,6 +53,7 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         self.rebuilds = 0
         self.bus_down = False
         self.resync_pending = False
+        self.listener_connects = 0
         self._control_redis: Redis | None = None
         self._watchdog: asyncio.Task[None] | None = None
         # Set by the namespace: which session a local socket belongs to.
@@ -97,6 +99,11 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         The stock version replaces the shared client on every listener (re)connect, leaving
         the old pool's connections open until garbage collection.
         """
+        # Called by the listener only (our `_publish` never does): any call after the first
+        # is a resubscription, and what was published meanwhile never reached this hub.
+        self.listener_connects += 1
+        if self.listener_connects > 1:
+            self.resync_pending = True
         if self.redis is None:
             super()._redis_connect()
             return

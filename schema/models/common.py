@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -21,11 +21,13 @@ class Request(BaseModel):
     string anywhere in it may hold U+0000 (PostgreSQL text cannot: it would be a 500)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # True only where the domain cleans the text itself (an uploaded file's name).
+    nul_cleaned_downstream: ClassVar[bool] = False
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul_anywhere(cls, data: Any) -> Any:
-        if _holds_nul(data):
+        if not cls.nul_cleaned_downstream and _holds_nul(data):
             raise ValueError("strings must not contain NUL characters")
         return data
 
