@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     # Browser origins allowed to open Socket.IO connections, comma-separated: empty means the
     # hub's own origin only (the web client it serves); "*" allows any.
     socketio_allowed_origins: str = ""
+    # Hardening (issue 13): link requests per caller, the refresh-rotation grace in which a
+    # second concurrent refresh gets the same new pair, per-account login backoff, and the
+    # budget of chatty socket events (typing, presence, sync) per connection.
+    link_requests_per_hour: Annotated[int, Field(gt=0)] = 10
+    refresh_reuse_interval_s: Annotated[float, Field(ge=0)] = 5
+    login_free_failures: Annotated[int, Field(ge=1)] = 5
+    login_backoff_max_s: Annotated[float, Field(gt=0)] = 300
+    login_failures_per_account: Annotated[int, Field(gt=0)] = 50
+    login_failures_per_ip: Annotated[int, Field(gt=0)] = 100
+    chatter_events_per_s: Annotated[int, Field(gt=0)] = 10
+    # Packets queued to one socket before the hub closes it as a client that does not read.
+    socket_backlog_max: Annotated[int, Field(gt=0)] = 1000
 
     @field_validator("jwt_secret")
     @classmethod

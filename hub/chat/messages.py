@@ -24,14 +24,25 @@ from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 from hub.exams import policy as exam_policy
 from hub.notify import enqueue
+from hub.outages import as_unavailable
 from schema.models.chat import HistoryQuery, SendMessage
 
 _ACK_COLUMNS = "id, seq, created_at, conversation_id"
 
 
 async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
-    """Store and broadcast a message; return its ack {id, seq, created_at}."""
-    await _limit_rate(ctx, actor)
+    """Store and broadcast a message; return its ack {id, seq, created_at}.
+
+    A retry of a message already stored gets its original ack even past the rate limit; with
+    Redis down the message is still stored and acknowledged (recipients get it by `sync`)."""
+    try:
+        await _limit_rate(ctx, actor)
+    except DomainError:
+        async with ctx.db.acting(actor.user_id) as conn:
+            earlier = await _stored(conn, actor.user_id, body)
+        if earlier is None:
+            raise
+        return earlier
     try:
         # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
         async with ctx.db.acting_lean(actor.user_id) as conn:
@@ -45,8 +56,13 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
             raise DomainError(ErrorCode.CONFLICT, "The message could not be stored; retry it")
         return stored
     metrics.MESSAGES.labels("sent").inc()
-    await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
-    await enqueue.conversation_activity(ctx, body.conversation_id)
+    try:
+        await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
+        await enqueue.conversation_activity(ctx, body.conversation_id)
+    except Exception as exc:
+        # Stored is what the ack promises; live delivery and the push wait for the bus.
+        if as_unavailable(exc, "socket") is None:
+            raise
     return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
 
 

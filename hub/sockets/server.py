@@ -63,6 +63,7 @@ def create_server(
         heartbeat_s=settings.bus_heartbeat_s,
         deaf_after_s=settings.bus_deaf_after_s,
     )
+    manager.max_backlog = settings.socket_backlog_max
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
