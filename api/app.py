@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from api import errors
+from api import errors, web
 from api.endpoint import Endpoint
+from api.methods import AllowedMethods
 from api.middleware import BodySizeLimit
 from api.openapi import build_openapi
 from api.routes import (
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     rest = Starlette(
         routes=[
             *health.ROUTES,
+            *web.ROUTES,
             Mount(
                 API_PREFIX,
                 routes=[
@@ -130,6 +132,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         lifespan=lifespan,
     )
     rest.state.sio = sio
+    rest.state.allowed_methods = AllowedMethods(
+        [(f"{API_PREFIX}/openapi.json", "GET")]
+        + [(API_PREFIX + ep.path, ep.method) for ep in ENDPOINTS]
+        + [(route.path, method) for route in health.ROUTES for method in route.methods or ()]
+    )
     combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=rest, socketio_path="socket.io")
     return combined
 

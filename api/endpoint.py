@@ -21,9 +21,10 @@ from starlette.routing import Route
 
 from api.errors import STATUS_OF, validation_error
 from hub import metrics
-from hub.accounts.sessions import is_session_revoked
+from hub.accounts.sessions import require_live_session
 from hub.context import Actor, HubContext, RequestMeta
 from hub.errors import DomainError, ErrorCode
+from hub.outages import as_unavailable
 from schema.models.common import Request as RequestModel
 from schema.models.common import Response as ResponseModel
 
@@ -88,6 +89,14 @@ class Endpoint:
         except DomainError as exc:
             status = STATUS_OF.get(exc.code, 400)
             raise
+        except Exception as exc:
+            # An outage answers 503 unavailable here, as a DomainError: Starlette's handler
+            # for other exceptions re-raises, and the server would log a traceback each time.
+            outage = as_unavailable(exc, "rest")
+            if outage is None:
+                raise
+            status = 503
+            raise outage from None
         finally:
             metrics.HTTP_REQUESTS.labels(self.path, str(status)).inc()
             metrics.HTTP_LATENCY.labels(self.path).observe(time.perf_counter() - started)
@@ -160,8 +169,7 @@ async def _authenticate(ctx: HubContext, request: Request, meta: RequestMeta) ->
     except DomainError:
         await _limit(ctx, f"ip:{meta.ip}")
         raise
-    if await is_session_revoked(ctx, claims.session_id):
-        raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+    await require_live_session(ctx, claims.user_id, claims.session_id)
     return Actor(claims.user_id, claims.session_id)
 
 

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from hub import metrics
 from hub.errors import DomainError, ErrorCode
+from hub.outages import as_unavailable
 
 logger = logging.getLogger("dreamseed.api")
 
@@ -54,8 +55,11 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.TUTOR_DISABLED: 403,
     ErrorCode.TUTOR_REFUSED: 422,
     ErrorCode.TOO_MANY_IN_FLIGHT: 429,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.LAST_ADMIN: 409,
 }
 
+_RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE)
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}
 
 
@@ -76,7 +80,7 @@ def validation_error(exc: ValidationError, where: str) -> DomainError:
 def error_response(error: DomainError, headers: dict[str, str] | None = None) -> JSONResponse:
     metrics.ERRORS.labels("rest", str(error.code)).inc()
     status = STATUS_OF.get(error.code, 400)
-    if error.code is ErrorCode.RATE_LIMITED and "retry_after" in error.details:
+    if error.code in _RETRYABLE and "retry_after" in error.details:
         # HTTP wants whole seconds; the body keeps the precise figure.
         wait = max(1, math.ceil(float(error.details["retry_after"])))
         headers = {**(headers or {}), "Retry-After": str(wait)}
@@ -91,6 +95,8 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     exc = cast(HTTPException, exc)
+    if exc.status_code == 405:
+        return _method_not_allowed(request)
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION)
     metrics.ERRORS.labels("rest", str(code)).inc()
     message = "No such endpoint" if exc.status_code == 404 else str(exc.detail)
@@ -102,9 +108,31 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:
+    outage = as_unavailable(exc, "rest")
+    if outage is not None:
+        return JSONResponse(
+            {"error": outage.to_dict()},
+            status_code=503,
+            headers={"Retry-After": str(outage.details["retry_after"])},
+        )
     logger.exception("Unhandled error on %s %s", request.method, request.url.path)
     metrics.ERRORS.labels("rest", str(ErrorCode.INTERNAL)).inc()
     return JSONResponse(
         {"error": {"code": str(ErrorCode.INTERNAL), "message": "Something went wrong on our side"}},
         status_code=500,
+    )
+
+
+def _method_not_allowed(request: Request) -> Response:
+    """OPTIONS lists the path's methods; any other method it lacks is 405 with the same list."""
+    allowed = request.app.state.allowed_methods.of(request.url.path)
+    headers = {"Allow": ", ".join(allowed)}
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=headers)
+    metrics.ERRORS.labels("rest", str(ErrorCode.METHOD_NOT_ALLOWED)).inc()
+    message = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+    return JSONResponse(
+        {"error": {"code": str(ErrorCode.METHOD_NOT_ALLOWED), "message": message}},
+        status_code=405,
+        headers=headers,
     )

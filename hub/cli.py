@@ -26,6 +26,7 @@ from hub.embedded import EmbeddedServices
 from hub.keys import RedisKeys
 from hub.seed import demo_logins_text, seed_demo
 from hub.settings import Settings, SettingsError, load_settings
+from hub.tutor.routing import servers_from
 from schema.migrate import migrate
 
 logger = logging.getLogger("dreamseed")
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             with _services(settings) as resolved:
                 asyncio.run(_prepare(resolved, seed=args.command == "seed"))
+                if args.command == "seed":
+                    print(demo_logins_text(), flush=True)
     except SettingsError as exc:
         print(f"dreamseed: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -124,7 +127,6 @@ async def _prepare(settings: Settings, *, seed: bool) -> None:
         finally:
             await db.close()
         logger.info("demo school %s", "seeded" if created else "already present")
-        print(demo_logins_text(), flush=True)
 
 
 async def _create_admin(settings: Settings, email: str, password: str | None, name: str) -> None:
@@ -167,7 +169,7 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
         children = [subprocess.Popen(web, env=env)]  # noqa: S603 - our own interpreter
         if worker:
             children.append(subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env))
-            if resolved.tutor_configured:
+            if servers_from(resolved):
                 tutor = [sys.executable, "-m", "hub.cli", "tutor"]
                 children.append(subprocess.Popen(tutor, env=env))  # noqa: S603
             else:
@@ -175,10 +177,11 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
                     "the AI tutor is not configured on this server (set TUTOR_URL to an "
                     "OpenAI-compatible model server): questions get a clear error"
                 )
-        print(
-            f"DreamSeed Hub on http://{resolved.host}:{resolved.port}  (Ctrl-C stops it)",
-            flush=True,
-        )
+        url = f"http://{resolved.host}:{resolved.port}/"
+        print(f"\nDreamSeed Hub on {url}  (Ctrl-C stops it)", flush=True)
+        if seed:
+            print(f"Open {url} and log in as the demo teacher.\n{demo_logins_text()}", flush=True)
+        print(f"API documentation: {url}api/docs", flush=True)
         return _supervise(children)
 
 

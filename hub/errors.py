@@ -44,6 +44,8 @@ class ErrorCode(StrEnum):
     TUTOR_DISABLED = "tutor_disabled"
     TUTOR_REFUSED = "tutor_refused"
     TOO_MANY_IN_FLIGHT = "too_many_in_flight"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    LAST_ADMIN = "last_admin"
 
 
 class DomainError(Exception):

@@ -91,3 +91,11 @@ class RedisKeys:
     @property
     def tutor_job_queue(self) -> str:
         return f"{self.ns}:arq:tutor"
+
+    def refresh_grace(self, token_hash: str) -> str:
+        """The pair a refresh token was just rotated into, for a concurrent second caller."""
+        return f"{self.ns}:refresh-grace:{token_hash}"
+
+    def login_failures(self, email_hash: str) -> str:
+        """An account's recent failed logins: {count, until (ms)} for its backoff."""
+        return f"{self.ns}:login-failures:{email_hash}"

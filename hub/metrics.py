@@ -43,6 +43,11 @@ FILES = Counter("dreamseed_files_total", "Uploads and file checks by outcome", [
 FILE_PROCESSING = Histogram(
     "dreamseed_file_processing_seconds", "Worker time per file step", ["step"]
 )
+
+SLOW_CONSUMERS = Counter(
+    "dreamseed_slow_consumers_total",
+    "Sockets closed because their outgoing queue passed the backlog limit (a client not reading)",
+)
 PRIVACY_ROWS = Counter(
     "dreamseed_privacy_rows_total",
     "Rows touched by erasures and retention jobs, by job and table",

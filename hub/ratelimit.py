@@ -1,10 +1,21 @@
-"""A Redis-backed GCRA limiter: smooth, one key per bucket, one round trip per check."""
+"""A Redis-backed GCRA limiter: smooth, one key per bucket, one round trip per check.
+
+With Redis unreachable it falls back to the same algorithm in this process's memory rather
+than refusing everything (with Redis down nobody could send) or allowing everything (a flood
+would then reach PostgreSQL unchecked). Each hub then enforces the limit on its own share, so
+a client spread over N hubs may get up to N times the limit until Redis is back: bounded, and
+the cheaper failure of the two.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+_LOCAL_KEYS_MAX = 100_000
 
 # GCRA: the bucket stores its "theoretical arrival time" (TAT) in ms. A request is allowed
 # when TAT - now <= burst window; it then advances TAT by one emission interval.
@@ -38,8 +49,24 @@ class RateLimiter:
         self._burst_window_ms = period_s * 1000 - self._interval_ms
         self._script = redis.register_script(_GCRA)
 
+        self._local: dict[str, float] = {}
+
     async def hit(self, key: str, now_ms: int) -> Decision:
-        allowed, wait_ms = await self._script(
-            keys=[key], args=[now_ms, self._interval_ms, self._burst_window_ms]
-        )
+        try:
+            allowed, wait_ms = await self._script(
+                keys=[key], args=[now_ms, self._interval_ms, self._burst_window_ms]
+            )
+        except (RedisConnectionError, RedisTimeoutError):
+            return self.hit_locally(key, now_ms)
         return Decision(bool(allowed), float(wait_ms) / 1000)
+
+    def hit_locally(self, key: str, now_ms: int) -> Decision:
+        """The GCRA of the Lua script, in this process (while Redis is unreachable)."""
+        if len(self._local) >= _LOCAL_KEYS_MAX:  # forget buckets that are full again
+            self._local = {k: t for k, t in self._local.items() if t > now_ms}
+        tat = max(self._local.get(key, now_ms), now_ms)
+        allow_at = tat - self._burst_window_ms
+        if now_ms < allow_at:
+            return Decision(False, (allow_at - now_ms) / 1000)
+        self._local[key] = tat + self._interval_ms
+        return Decision(True, 0.0)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
+from hub.chat.demo import DemoPeople, seed_demo_chat
 from hub.db import Database
 from hub.exams.demo import seed_demo_exams
 from hub.passwords import hash_password
@@ -40,20 +42,20 @@ async def seed_demo(db: Database) -> bool:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('dreamseed-demo-seed'))")
         if await conn.fetchval("SELECT 1 FROM organizations WHERE settings->>'demo' = 'true'"):
             return False
-        zone_id = await conn.fetchval("SELECT id FROM zones WHERE slug = $1", DEMO_ZONE)
-        org_id = await conn.fetchval(
+        zone_id: UUID = await conn.fetchval("SELECT id FROM zones WHERE slug = $1", DEMO_ZONE)
+        org_id: UUID = await conn.fetchval(
             """INSERT INTO organizations (zone_id, name, kind, settings)
                VALUES ($1, $2, 'school', '{"demo": true}') RETURNING id""",
             zone_id,
             DEMO_ORG,
         )
-        class_id = await conn.fetchval(
+        class_id: UUID = await conn.fetchval(
             "INSERT INTO classes (org_id, zone_id, name) VALUES ($1, $2, $3) RETURNING id",
             org_id,
             zone_id,
             DEMO_CLASS,
         )
-        ids: dict[str, object] = {}
+        ids: dict[str, UUID] = {}
         for user in DEMO_USERS:
             ids[user.email] = user_id = await conn.fetchval(
                 """INSERT INTO users (email, password_hash, display_name, language, is_sys_admin)
@@ -94,7 +96,15 @@ async def seed_demo(db: Database) -> bool:
             ids["student1@demo.dreamseed.kr"],
         )
         teacher_id = ids["teacher@demo.dreamseed.kr"]
-        await seed_demo_exams(conn, org_id, zone_id, teacher_id, class_id)  # type: ignore[arg-type]
+        await seed_demo_exams(conn, org_id, zone_id, teacher_id, class_id)
+        people = DemoPeople(
+            org_id=org_id,
+            zone_id=zone_id,
+            teacher=teacher_id,
+            students=[ids[f"student{n}@demo.dreamseed.kr"] for n in (1, 2, 3)],
+            parent=ids["parent@demo.dreamseed.kr"],
+        )
+        await seed_demo_chat(conn, people, DEMO_CLASS)
         await conn.execute(
             "INSERT INTO audit_log (action, target_type, target_id, zone_id, org_id) "
             "VALUES ('demo.seed', 'organization', $1, $2, $3)",
@@ -109,3 +119,17 @@ def demo_logins_text() -> str:
     width = max(len(u.email) for u in DEMO_USERS)
     lines = [f"  {u.email.ljust(width)}  {u.role:<10} {u.name}" for u in DEMO_USERS]
     return "Demo logins (password: {}):\n{}".format(DEMO_PASSWORD, "\n".join(lines))
+
+
+async def demo_logins(db: Database) -> list[dict[str, str]]:
+    """The demo logins, while the demo school exists (the login page shows them); else none."""
+    async with db.system() as conn:
+        present = await conn.fetchval(
+            "SELECT 1 FROM organizations WHERE settings->>'demo' = 'true' LIMIT 1"
+        )
+    if not present:
+        return []
+    return [
+        {"email": u.email, "role": u.role, "name": u.name, "password": DEMO_PASSWORD}
+        for u in DEMO_USERS
+    ]

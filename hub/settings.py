@@ -100,6 +100,21 @@ class Settings(BaseSettings):
     tutor_stream_ttl_s: Annotated[int, Field(gt=0)] = 3600
     tutor_lease_s: Annotated[float, Field(gt=0)] = 10
     tutor_worker_jobs: Annotated[int, Field(gt=0)] = 1000
+    # Browser origins allowed to open Socket.IO connections, comma-separated: empty means the
+    # hub's own origin only (the web client it serves); "*" allows any.
+    socketio_allowed_origins: str = ""
+    # Hardening (issue 13): link requests per caller, the refresh-rotation grace in which a
+    # second concurrent refresh gets the same new pair, per-account login backoff, and the
+    # budget of chatty socket events (typing, presence, sync) per connection.
+    link_requests_per_hour: Annotated[int, Field(gt=0)] = 10
+    refresh_reuse_interval_s: Annotated[float, Field(ge=0)] = 5
+    login_free_failures: Annotated[int, Field(ge=1)] = 5
+    login_backoff_max_s: Annotated[float, Field(gt=0)] = 300
+    login_failures_per_account: Annotated[int, Field(gt=0)] = 50
+    login_failures_per_ip: Annotated[int, Field(gt=0)] = 100
+    chatter_events_per_s: Annotated[int, Field(gt=0)] = 10
+    # Packets queued to one socket before the hub closes it as a client that does not read.
+    socket_backlog_max: Annotated[int, Field(gt=0)] = 1000
     # Data lifecycle (hub/privacy/): retention periods (the seeds' values), batch sizes, exports.
     retention_notifications_days: Annotated[int, Field(gt=0)] = 90
     retention_proctor_detail_days: Annotated[int, Field(gt=0)] = 30
@@ -147,10 +162,14 @@ class Settings(BaseSettings):
         return self.redis_url
 
     @property
-    def tutor_configured(self) -> bool:
-        """Whether any model server is named: otherwise the tutor answers "not configured"."""
-        urls = (self.tutor_url, self.tutor_url_small, self.tutor_url_large, self.tutor_url_premium)
-        return any(urls)
+    def socketio_origins(self) -> list[str] | str | None:
+        """python-engineio's `cors_allowed_origins`: None checks for the same origin."""
+        raw = self.socketio_allowed_origins.strip()
+        if not raw:
+            return None
+        if raw == "*":
+            return "*"
+        return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
 
     def require_runtime(self) -> Settings:
         """Check what a serving process cannot run without."""

@@ -43,9 +43,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess]:
-    """Start `count` hub processes on the test database and Redis namespace; wait until ready."""
-    env = {
+def _env(settings: Settings) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": settings.postgres_dsn,
         "REDIS_URL": settings.redis_dsn,
@@ -56,28 +55,34 @@ def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess
         "BUS_DEAF_AFTER_S": str(settings.bus_deaf_after_s),
         "LOG_LEVEL": "warning",
     }
-    hubs = []
-    for i in range(count):
-        port, log = _free_port(), log_dir / f"hub-{i}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        hubs.append(HubProcess(f"http://127.0.0.1:{port}", proc, log))
+
+
+def _spawn(env: dict[str, str], port: int, log: Path) -> HubProcess:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return HubProcess(f"http://127.0.0.1:{port}", proc, log)
+
+
+def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess]:
+    """Start `count` hub processes on the test database and Redis namespace; wait until ready."""
+    env = _env(settings)
+    hubs = [_spawn(env, _free_port(), log_dir / f"hub-{i}.log") for i in range(count)]
     try:
         for hub in hubs:
             _wait_ready(hub)
@@ -87,6 +92,18 @@ def start_hubs(settings: Settings, count: int, log_dir: Path) -> list[HubProcess
             hub.stop()
         raise
     return hubs
+
+
+def restart_hub(settings: Settings, hub: HubProcess) -> HubProcess:
+    """Start a stopped hub again on the same address (its clients reconnect to it)."""
+    assert hub.proc.poll() is not None, "stop or kill the hub first"
+    again = _spawn(_env(settings), int(hub.url.rsplit(":", 1)[1]), hub.log)
+    try:
+        _wait_ready(again)
+    except BaseException:
+        again.stop()
+        raise
+    return again
 
 
 def _wait_ready(hub: HubProcess) -> None:

@@ -32,6 +32,8 @@ EVENTS = (
     "tutor.queued",
     "tutor.error",
     "tutor.done",
+    "sync.required",
+    "conversation.admin_promoted",
 )
 
 

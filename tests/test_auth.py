@@ -131,9 +131,10 @@ async def test_wrong_password_and_unknown_email_look_the_same(
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(
-    api: httpx.AsyncClient, factory: Factory
+    api: httpx.AsyncClient, factory: Factory, clock: FrozenClock, settings: Settings
 ) -> None:
-    """Each refresh gives a new pair; replaying a used token signs out the whole session."""
+    """Each refresh gives a new pair; replaying a used token after the reuse interval signs
+    out the whole session."""
     user = await factory.user()
     first = await _login(api, user.email)
     rotated = await api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -142,6 +143,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(
     assert second["refresh_token"] != first["refresh_token"]
     assert (await api.get("/users/me", headers=_bearer(second["access_token"]))).status_code == 200
 
+    clock.advance(seconds=settings.refresh_reuse_interval_s + 1)
     replay = await api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert replay.status_code == 401 and error_of(replay)["code"] == "token_reused"
     # The thief's replay also burns the legitimate holder's newer token and access token.

@@ -85,9 +85,13 @@ def test_up_runs_the_product_and_keeps_data_across_restarts(tmp_path: Path) -> N
             headers={"Authorization": f"Bearer {first.json()['access_token']}"},
         )
         assert me.json()["display_name"] == "김선생 (Ms. Kim)"
+        assert "/static/js/main.js" in httpx.get(f"{base}/", timeout=5).text
     finally:
         _stop(proc)
     assert "demo school seeded" in log.read_text()
+    # It ends by telling the newcomer where to go and as whom, and the page is there.
+    assert f"Open {base}/ and log in as the demo teacher" in log.read_text()
+    assert "teacher@demo.dreamseed.kr" in log.read_text().split(f"Open {base}/")[1]
     assert not _postgres_running(data_dir.resolve())
 
     proc = _start(data_dir, port, log)

@@ -32,13 +32,12 @@ async def test_each_side_is_told_in_their_own_language(
     made = await api.post(
         "/parent/link-student", headers=parent.headers, json={"student_email": student.email}
     )
-    assert made.status_code == 201, made.text
+    assert made.status_code == 202, made.text
+    link_id = await factory.fetchval("SELECT id FROM parent_links")
     title, body = (await _notices(hub_ctx))[str(student.id)]
     assert title == "김엄마 asked to be linked to you as a parent"
     assert body.startswith("Hello Minjun, 김엄마 (") and parent.email in body
-    approved = await api.post(
-        f"/student/approve-parent/{made.json()['id']}", headers=student.headers
-    )
+    approved = await api.post(f"/student/approve-parent/{link_id}", headers=student.headers)
     assert approved.status_code == 200, approved.text
     notices: dict[str, Any] = await _notices(hub_ctx)
     assert notices[str(parent.id)] == (

@@ -33,11 +33,15 @@ async def _family(factory: Factory) -> Family:
 
 
 async def _request(api: httpx.AsyncClient, parent: User, student: User) -> dict[str, Any]:
+    """Ask, check the answer reveals nothing, and return the link as the student sees it."""
     response = await api.post(
         "/parent/link-student", headers=parent.headers, json={"student_email": student.email}
     )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
+    assert response.status_code == 202, response.text
+    assert response.json() == links.REQUESTED
+    listed = await api.get("/links", headers=student.headers)
+    mine = [i for i in listed.json()["items"] if i["parent_id"] == str(parent.id)]
+    body: dict[str, Any] = mine[0]
     return body
 
 
@@ -130,23 +134,80 @@ async def test_student_email_is_case_insensitive(api: httpx.AsyncClient, factory
         headers=family.parent.headers,
         json={"student_email": family.student.email.upper()},
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["student_id"] == str(family.student.id)
+    assert response.status_code == 202, response.text
+    assert await factory.fetchval("SELECT student_id FROM parent_links") == family.student.id
 
 
-async def test_target_must_be_a_student(api: httpx.AsyncClient, factory: Factory) -> None:
-    """A teacher's or unknown e-mail is 422 not_a_student naming student_email; nothing stored."""
+async def test_answer_is_the_same_whatever_the_email(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A teacher's, an unknown, the caller's own and a student's e-mail (even another school's)
+    all get the same 202; only the student's stores a request."""
     org = await factory.org()
-    parent, teacher = await factory.user(), await factory.user("teacher", org)
+    parent, teacher = (
+        await factory.user("teacher", await factory.org()),
+        await factory.user("teacher", org),
+    )
+    student = await factory.user("student", org)
     before = await factory.snapshot()
-    for email in (teacher.email, "ghost@test.dreamseed.kr"):
+    answers = []
+    for email in (teacher.email, "ghost@test.dreamseed.kr", parent.email):
         response = await api.post(
             "/parent/link-student", headers=parent.headers, json={"student_email": email}
         )
-        assert response.status_code == 422, email
-        error = error_of(response)
-        assert (error["code"], error["field"]) == ("not_a_student", "student_email")
+        answers.append((response.status_code, response.json()))
     assert await factory.snapshot() == before
+    response = await api.post(
+        "/parent/link-student", headers=parent.headers, json={"student_email": student.email}
+    )
+    answers.append((response.status_code, response.json()))
+    assert answers == [(202, links.REQUESTED)] * 4
+    assert "org_id" not in response.text and str(student.id) not in response.text
+    assert await factory.fetchval("SELECT count(*) FROM parent_links") == 1
+
+
+async def test_parent_sees_nothing_of_a_request_before_approval(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A pending or rejected request is not listed to the parent and no rejection is told."""
+    family = await _family(factory)
+    link = await _request(api, family.parent, family.student)
+    assert (await api.get("/links", headers=family.parent.headers)).json()["items"] == []
+    rejected = await api.post(
+        f"/student/reject-parent/{link['id']}", headers=family.student.headers
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert (await api.get("/links", headers=family.parent.headers)).json()["items"] == []
+
+
+async def test_students_may_not_ask(api: httpx.AsyncClient, factory: Factory) -> None:
+    """A student (of any school) asking to be someone's parent is 403 and stores nothing."""
+    family = await _family(factory)
+    other = await factory.user("student", await factory.org())
+    response = await api.post(
+        "/parent/link-student", headers=other.headers, json={"student_email": family.student.email}
+    )
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "forbidden"
+    assert await factory.fetchval("SELECT count(*) FROM parent_links") == 0
+
+
+async def test_link_requests_are_rate_limited_per_caller(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
+) -> None:
+    """Past the hourly budget a caller gets 429 with retry_after, whatever the e-mail."""
+    parent = await factory.user()
+    budget = hub_ctx.settings.link_requests_per_hour
+    codes = []
+    for n in range(budget + 1):
+        response = await api.post(
+            "/parent/link-student",
+            headers=parent.headers,
+            json={"student_email": f"guess{n}@test.dreamseed.kr"},
+        )
+        codes.append(response.status_code)
+    assert codes == [202] * budget + [429]
+    assert error_of(response)["retry_after"] >= 1
 
 
 async def test_student_email_must_be_an_email(api: httpx.AsyncClient, factory: Factory) -> None:
@@ -161,24 +222,10 @@ async def test_student_email_must_be_an_email(api: httpx.AsyncClient, factory: F
     assert [f["field"] for f in error["fields"]] == ["student_email"]
 
 
-async def test_linking_to_yourself_is_refused(api: httpx.AsyncClient, factory: Factory) -> None:
-    """A student asking to be their own parent gets 422 and no link exists."""
-    family = await _family(factory)
-    response = await api.post(
-        "/parent/link-student",
-        headers=family.student.headers,
-        json={"student_email": family.student.email},
-    )
-    assert response.status_code == 422
-    error = error_of(response)
-    assert (error["code"], error["field"]) == ("validation_error", "student_email")
-    assert await factory.fetchval("SELECT count(*) FROM parent_links") == 0
-
-
-async def test_duplicate_pending_request_conflicts(
+async def test_duplicate_pending_request_stores_one(
     api: httpx.AsyncClient, factory: Factory
 ) -> None:
-    """Asking again while a request is pending is 409 and leaves one link."""
+    """Asking again while a request is pending answers the same and leaves one link."""
     family = await _family(factory)
     await _request(api, family.parent, family.student)
     response = await api.post(
@@ -186,8 +233,7 @@ async def test_duplicate_pending_request_conflicts(
         headers=family.parent.headers,
         json={"student_email": family.student.email},
     )
-    assert response.status_code == 409
-    assert error_of(response)["code"] == "conflict"
+    assert (response.status_code, response.json()) == (202, links.REQUESTED)
     assert await factory.fetchval("SELECT count(*) FROM parent_links") == 1
 
 
@@ -234,7 +280,7 @@ async def test_student_approves(
 
 
 async def test_approved_link_blocks_a_new_request(api: httpx.AsyncClient, factory: Factory) -> None:
-    """Once approved, asking again for the same student is 409."""
+    """Once approved, asking again for the same student stores nothing new."""
     family = await _family(factory)
     link = await _request(api, family.parent, family.student)
     approved = await api.post(
@@ -246,7 +292,8 @@ async def test_approved_link_blocks_a_new_request(api: httpx.AsyncClient, factor
         headers=family.parent.headers,
         json={"student_email": family.student.email},
     )
-    assert response.status_code == 409
+    assert (response.status_code, response.json()) == (202, links.REQUESTED)
+    assert await factory.fetchval("SELECT count(*) FROM parent_links") == 1
 
 
 async def test_student_rejects(api: httpx.AsyncClient, factory: Factory) -> None:
@@ -362,7 +409,8 @@ async def test_approving_just_before_expiry_works(
 async def test_links_are_listed_to_both_sides(
     api: httpx.AsyncClient, factory: Factory, clock: FrozenClock
 ) -> None:
-    """GET /links shows a parent's requests newest first, the student theirs, outsiders none."""
+    """GET /links shows a parent's approved links newest first, the student theirs, outsiders
+    none."""
     family = await _family(factory)
     sibling = await factory.user("student", await factory.org())
     outsider = await factory.user("student", family.org)
@@ -375,12 +423,16 @@ async def test_links_are_listed_to_both_sides(
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["items"]]
 
+    assert await listed(family.parent) == []
+    for link, student in ((older, family.student), (newer, sibling)):
+        approved = await api.post(f"/student/approve-parent/{link['id']}", headers=student.headers)
+        assert approved.status_code == 200, approved.text
     assert await listed(family.parent) == [newer["id"], older["id"]]
     assert await listed(family.student) == [older["id"]]
     assert await listed(sibling) == [newer["id"]]
     assert await listed(outsider) == []
     response = await api.get("/links", headers=family.student.headers)
-    assert response.json()["items"] == [older]
+    assert [(i["id"], i["status"]) for i in response.json()["items"]] == [(older["id"], "approved")]
 
 
 # --- the expiry job ------------------------------------------------------------------------
@@ -447,39 +499,38 @@ async def test_both_sides_hear_the_request_and_the_answer(
     assert (approved["id"], approved["status"]) == (link["id"], "approved")
 
 
-async def test_late_answer_tells_both_sides_it_expired(
+async def test_late_answer_tells_the_student_it_expired(
     api: httpx.AsyncClient,
     factory: Factory,
     clock: FrozenClock,
     inbox: Callable[[User], Awaitable[Inbox]],
 ) -> None:
-    """A link found expired when the student answers is announced to both, as the job would."""
+    """A link found expired when the student answers is announced to the student, as the job
+    would; the parent is not told (an expiry would say the e-mail is a student's)."""
     family = await _family(factory)
-    parent, student = await inbox(family.parent), await inbox(family.student)
+    student = await inbox(family.student)
     link = await _request(api, family.parent, family.student)
     clock.advance(days=7, seconds=1)
     response = await api.post(
         f"/student/reject-parent/{link['id']}", headers=family.student.headers
     )
     assert error_of(response)["code"] == "link_expired"
-    for box in (parent, student):
-        event = await box.next("parent_link.expired")
-        assert (event["id"], event["status"]) == (link["id"], "expired")
+    event = await student.next("parent_link.expired")
+    assert (event["id"], event["status"]) == (link["id"], "expired")
 
 
-async def test_expiry_job_tells_both_sides(
+async def test_expiry_job_tells_the_student(
     api: httpx.AsyncClient,
     factory: Factory,
     clock: FrozenClock,
     hub_ctx: HubContext,
     inbox: Callable[[User], Awaitable[Inbox]],
 ) -> None:
-    """expire_pending announces 'parent_link.expired' to the parent and the student."""
+    """expire_pending announces 'parent_link.expired' to the student."""
     family = await _family(factory)
-    parent, student = await inbox(family.parent), await inbox(family.student)
+    student = await inbox(family.student)
     link = await _request(api, family.parent, family.student)
     clock.advance(days=7, seconds=1)
     assert await links.expire_pending(hub_ctx) == 1
-    for box in (parent, student):
-        event = await box.next("parent_link.expired")
-        assert (event["id"], event["status"]) == (link["id"], "expired")
+    event = await student.next("parent_link.expired")
+    assert (event["id"], event["status"]) == (link["id"], "expired")

@@ -64,3 +64,30 @@ async def test_three_message_burst_gives_one_push_wherever_it_falls(
     assert await notify_conversation(worker_ctx, str(conv)) == 0
     pushes = [m for m in fcm.messages if m["message"]["token"] == token]
     assert len(pushes) == 1 and "3" in pushes[0]["message"]["notification"]["body"]
+
+
+async def test_a_window_whose_job_was_not_queued_opens_again(
+    api: httpx.AsyncClient,
+    factory: Factory,
+    hub_ctx: HubContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If queueing the burst's job fails, its window closes with it: the next message queues."""
+    org = await factory.org()
+    teacher, parent = await factory.user("teacher", org), await factory.user("parent", org)
+    conv = await factory.conversation("group", org, [teacher], [parent])
+    enqueue = hub_ctx.jobs.enqueue
+
+    async def down(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionError("queue unavailable")
+
+    monkeypatch.setattr(hub_ctx.jobs, "enqueue", down)
+    body = {"client_msg_id": cmid(), "content": "첫 메시지"}
+    failed = await api.post(f"/conversations/{conv}/messages", headers=teacher.headers, json=body)
+    assert failed.status_code == 500
+    monkeypatch.setattr(hub_ctx.jobs, "enqueue", enqueue)
+    body = {"client_msg_id": cmid(), "content": "두 번째"}
+    sent = await api.post(f"/conversations/{conv}/messages", headers=teacher.headers, json=body)
+    assert sent.status_code == 201, sent.text
+    queued = await hub_ctx.redis.zrange(hub_ctx.keys.job_queue, 0, -1)
+    assert len([q for q in queued if str(conv).encode() in q]) == 1

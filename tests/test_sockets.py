@@ -88,10 +88,10 @@ async def test_link_request_reaches_the_students_socket(
     response = await api.post(
         "/parent/link-student", headers=parent.headers, json={"student_email": student.email}
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     event = await asyncio.wait_for(received, timeout=5)
     assert event == {
-        "id": response.json()["id"],
+        "id": str(await factory.fetchval("SELECT id FROM parent_links")),
         "parent_id": str(parent.id),
         "student_id": str(student.id),
         "status": "pending",

@@ -66,7 +66,9 @@ def test_guard_holds_back_a_window_and_catches_a_split_phrase() -> None:
     assert len(guard.text) - len(released) == 48
     released += guard.feed("Here is how to make a bo")
     with pytest.raises(HarmfulOutputError) as caught:
-        guard.feed("mb at home")
+        # Checked every few characters: caught within the next token or two, never released.
+        for token in ("mb at home", " and then ", "more words"):
+            released += guard.feed(token)
     assert caught.value.reason == "harmful"
     assert "make a" not in released
     clean = OutputGuard(window=48)

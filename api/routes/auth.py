@@ -34,6 +34,9 @@ async def register(call: Call) -> dict[str, Any]:
     response=TokenPair,
     auth=False,
     tag="auth",
+    # Throttled by failures instead (hub/accounts/throttle.py): a per-IP request limit would
+    # let one guesser behind a school's shared address block everyone's right password.
+    rate_limited=False,
 )
 async def login(call: Call) -> TokenPair:
     return await sessions.login(call.ctx, call.body, call.meta)

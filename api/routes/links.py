@@ -6,7 +6,7 @@ from typing import Any
 
 from api.endpoint import Call, endpoint
 from hub.accounts import links
-from schema.models.accounts import LinkList, LinkOut, LinkStudentRequest
+from schema.models.accounts import LinkList, LinkOut, LinkRequested, LinkStudentRequest
 
 
 @endpoint(
@@ -14,8 +14,8 @@ from schema.models.accounts import LinkList, LinkOut, LinkStudentRequest
     "/parent/link-student",
     summary="Ask a student to confirm me as their parent",
     body=LinkStudentRequest,
-    response=LinkOut,
-    status=201,
+    response=LinkRequested,
+    status=202,
     tag="links",
 )
 async def request_link(call: Call) -> dict[str, Any]:

@@ -76,22 +76,14 @@ async def answered(ctx: HubContext, link: dict[str, Any]) -> None:
 
 
 async def expired(ctx: HubContext, link: dict[str, Any]) -> None:
-    """To both: nobody answered in time."""
+    """To the student only: nobody answered in time (the parent is not told, see links.py)."""
     people = await _people(ctx, link)
     parent, student = people[link["parent_id"]], people[link["student_id"]]
     url, settings_url = _urls(ctx)
-    to_parent = templates.link_answer(
-        parent["language"],
-        student_name=student["display_name"],
-        status="expired",
-        link=url,
-        settings_url=settings_url,
-    )
     to_student = templates.link_expired_for_student(
         student["language"],
         parent_name=parent["display_name"],
         link=url,
         settings_url=settings_url,
     )
-    await _tell(ctx, parent, link, to_parent)
     await _tell(ctx, student, link, to_student)

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from hub import metrics
-from hub.accounts import audit
+from hub.accounts import audit, throttle
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode
@@ -51,7 +51,10 @@ async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) ->
 
 
 async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> TokenPair:
-    """Check the password and open a new session. Never says which part was wrong."""
+    """Check the password and open a new session. Never says which part was wrong.
+
+    Throttled by failures per account and address (hub/accounts/throttle.py)."""
+    await throttle.check(ctx, body.email, meta.ip)
     async with ctx.db.system() as conn:
         row = await conn.fetchrow(
             "SELECT id, password_hash FROM users WHERE email = $1 AND deleted_at IS NULL",
@@ -81,7 +84,9 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
             )
     # Raised after the transaction commits, so the failed attempt stays in the audit log.
     if failure is not None:
+        await throttle.failed(ctx, body.email, meta.ip)
         raise failure
+    await throttle.succeeded(ctx, body.email, meta.ip)
     metrics.LOGINS.labels("success").inc()
     return pair
 
@@ -123,9 +128,13 @@ async def _issue_pair(
 
 
 async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
-    """Trade a refresh token for a new pair. A token used twice revokes its whole family."""
+    """Trade a refresh token for a new pair. A token used twice revokes its whole family,
+    except within `refresh_reuse_interval_s` of its rotation: two tabs refreshing at once both
+    get the one new pair (the grace the large identity providers give)."""
     now = ctx.clock()
     reused: tuple[UUID, UUID] | None = None
+    token_hash = hash_refresh_token(token)
+    grace_key = ctx.keys.refresh_grace(token_hash.hex())
     async with ctx.db.system() as conn:
         row = await conn.fetchrow(
             """SELECT t.session_id, t.user_id, t.expires_at, t.used_at,
@@ -139,6 +148,13 @@ async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
             raise DomainError(ErrorCode.TOKEN_INVALID, "The refresh token is not valid")
         if row["revoked_at"] is not None:
             raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        if row["used_at"] is not None and _within_grace(ctx, row["used_at"], now):
+            cached = await ctx.redis.get(grace_key)
+            if cached is None:
+                raise DomainError(
+                    ErrorCode.CONFLICT, "This refresh token was just rotated; use the new pair"
+                )
+            return TokenPair.model_validate_json(cached)
         if row["used_at"] is not None:
             await _revoke_session(conn, row["session_id"], "refresh_token_reused", now)
             await audit.record(
@@ -162,6 +178,11 @@ async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
                 "UPDATE sessions SET last_used_at = $2 WHERE id = $1", row["session_id"], now
             )
             pair = await _issue_pair(ctx, conn, row["user_id"], row["session_id"], now)
+            # Written before the row lock is released, so a concurrent second caller finds it.
+            # Stored under the old token's hash, for the grace interval only.
+            grace_ms = int(ctx.settings.refresh_reuse_interval_s * 1000)
+            if grace_ms > 0:
+                await ctx.redis.set(grace_key, pair.model_dump_json(), px=grace_ms)
     if reused is not None:
         await mark_session_revoked(ctx, *reused, "refresh_token_reused")
         raise DomainError(
@@ -169,6 +190,10 @@ async def refresh(ctx: HubContext, token: str, meta: RequestMeta) -> TokenPair:
             "This refresh token was already used; the session has been signed out everywhere",
         )
     return pair
+
+
+def _within_grace(ctx: HubContext, used_at: datetime, now: datetime) -> bool:
+    return (now - used_at).total_seconds() <= ctx.settings.refresh_reuse_interval_s
 
 
 async def logout(ctx: HubContext, actor: Actor, meta: RequestMeta) -> None:
@@ -212,6 +237,25 @@ async def mark_session_revoked(
 
 async def is_session_revoked(ctx: HubContext, session_id: UUID) -> bool:
     return bool(await ctx.redis.exists(ctx.keys.revoked_session(str(session_id))))
+
+
+async def require_live_session(ctx: HubContext, user_id: UUID, session_id: UUID) -> None:
+    """Refuse an access token whose session was revoked, whose account was deleted, or whose
+    session never existed for this user: a valid signature alone is not enough (a leaked
+    secret, a restored database, an account deleted without its sessions revoked)."""
+    if await is_session_revoked(ctx, session_id):
+        raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+    async with ctx.db.acting_lean(user_id) as conn:
+        session = await conn.fetchrow(
+            """SELECT s.revoked_at, u.deleted_at FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.id = $1 AND s.user_id = $2""",
+            session_id,
+            user_id,
+        )
+    if session is None:
+        raise DomainError(ErrorCode.TOKEN_INVALID, "The access token's session does not exist")
+    if session["revoked_at"] is not None or session["deleted_at"] is not None:
+        raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
 
 
 async def purge_expired(ctx: HubContext, *, grace: timedelta = timedelta(days=1)) -> int:

@@ -282,18 +282,22 @@ async def remove_participant(
         kind, mine = await my_role(conn, actor.user_id, conversation_id)
         if user_id != actor.user_id and not policy.may_manage_participants(kind, mine):
             raise forbidden("Only the conversation's admins remove participants")
+        # Locked: two admins leaving at once must not both think the other one stays.
         conv = await conn.fetchrow(
-            "SELECT zone_id, org_id FROM conversations WHERE id = $1", conversation_id
+            "SELECT zone_id, org_id FROM conversations WHERE id = $1 FOR UPDATE", conversation_id
         )
         assert conv is not None  # noqa: S101
         present = await conn.fetchval(
-            """SELECT 1 FROM participants
+            """SELECT role::text FROM participants
                WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL""",
             conversation_id,
             user_id,
         )
         if not present:
             raise not_found("Participant")
+        successor = None
+        if present == "admin" and kind != "direct":
+            successor = await _successor(conn, conversation_id, user_id, kind)
         # Recorded first: once the caller has left, RLS no longer lets them touch the row.
         (change,) = await _record_membership(
             conn, conversation_id, conv, "member_removed", [user_id], actor.user_id
@@ -309,6 +313,45 @@ async def remove_participant(
         {"conversation_id": str(conversation_id), "user_id": str(user_id), "change_seq": change},
     )
     await ctx.bus.leave(user_id, conversation_id)
+    if successor is not None:
+        await ctx.bus.to_conversation(
+            conversation_id,
+            "conversation.admin_promoted",
+            {"conversation_id": str(conversation_id), "user_id": str(successor)},
+        )
+
+
+async def _successor(
+    conn: Connection, conversation_id: UUID, leaving: UUID, kind: str
+) -> UUID | None:
+    """When the last admin leaves a conversation others remain in, the longest-standing
+    member becomes admin, so no group is left without one. Observers never are, and in an
+    announcement channel only the school's staff may be."""
+    others = await conn.fetchval(
+        """SELECT count(*) FROM participants
+           WHERE conversation_id = $1 AND user_id <> $2 AND left_at IS NULL AND role = 'admin'""",
+        conversation_id,
+        leaving,
+    )
+    if others:
+        return None
+    promoted: UUID | None = await conn.fetchval(
+        """UPDATE participants SET role = 'admin'
+           WHERE (conversation_id, user_id) = (
+               SELECT p.conversation_id, p.user_id FROM participants p
+               JOIN conversations c ON c.id = p.conversation_id
+               WHERE p.conversation_id = $1 AND p.user_id <> $2 AND p.left_at IS NULL
+                 AND p.role = 'member'
+                 AND ($3 <> 'announcement' OR EXISTS (
+                     SELECT 1 FROM memberships m WHERE m.user_id = p.user_id
+                       AND m.org_id = c.org_id AND m.role IN ('teacher', 'org_admin')))
+               ORDER BY p.joined_at, p.user_id LIMIT 1)
+           RETURNING user_id""",
+        conversation_id,
+        leaving,
+        kind,
+    )
+    return promoted
 
 
 async def _record_membership(

@@ -24,14 +24,25 @@ from hub.db import Connection, fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
 from hub.exams import policy as exam_policy
 from hub.notify import enqueue
+from hub.outages import as_unavailable
 from schema.models.chat import HistoryQuery, SendMessage
 
 _ACK_COLUMNS = "id, seq, created_at, conversation_id"
 
 
 async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
-    """Store and broadcast a message; return its ack {id, seq, created_at}."""
-    await _limit_rate(ctx, actor)
+    """Store and broadcast a message; return its ack {id, seq, created_at}.
+
+    A retry of a message already stored gets its original ack even past the rate limit; with
+    Redis down the message is still stored and acknowledged (recipients get it by `sync`)."""
+    try:
+        await _limit_rate(ctx, actor)
+    except DomainError:
+        async with ctx.db.acting(actor.user_id) as conn:
+            earlier = await _stored(conn, actor.user_id, body)
+        if earlier is None:
+            raise
+        return earlier
     try:
         # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
         async with ctx.db.acting_lean(actor.user_id) as conn:
@@ -45,8 +56,13 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
             raise DomainError(ErrorCode.CONFLICT, "The message could not be stored; retry it")
         return stored
     metrics.MESSAGES.labels("sent").inc()
-    await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
-    await enqueue.conversation_activity(ctx, body.conversation_id)
+    try:
+        await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
+        await enqueue.conversation_activity(ctx, body.conversation_id)
+    except Exception as exc:
+        # Stored is what the ack promises; live delivery and the push wait for the bus.
+        if as_unavailable(exc, "socket") is None:
+            raise
     return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
 
 
@@ -124,6 +140,40 @@ _SEND_WRITE = f"""
     SELECT * FROM msg"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
 
 
+async def write_message(
+    conn: Connection,
+    conversation_id: UUID,
+    sender_id: UUID | None,
+    client_msg_id: str,
+    content: str,
+    *,
+    message_type: str = "text",
+    reply_to: UUID | None = None,
+    ack_required: bool = False,
+    search_text: str | None = None,
+    urgent: bool = False,
+) -> asyncpg.Record:
+    """The one statement that stores a message (chat and the AI tutor alike): the next seq of
+    its conversation, the row, and the sender's read watermark, in one round trip. The caller
+    has checked who may write and holds the acting-user transaction. A writer who left (or
+    was erased) since that check finds the conversation hidden by its row policy: refused."""
+    row = await conn.fetchrow(
+        _SEND_WRITE,
+        conversation_id,
+        sender_id,
+        client_msg_id,
+        message_type,
+        content,
+        reply_to,
+        ack_required,
+        search.tokens(content if search_text is None else search_text),
+        urgent,
+    )
+    if row is None:
+        raise forbidden("You are not a member of this conversation any more")
+    return row
+
+
 async def _insert(
     conn: Connection, actor: Actor, body: SendMessage, now: datetime, voice_max_s: int
 ) -> dict[str, Any]:
@@ -156,22 +206,18 @@ async def _insert(
         files = await attachments.check(
             conn, body.conversation_id, body.attachment_ids, body.message_type, voice_max_s
         )
-    # No row: the sender left (or was erased) after the membership check above; the row
-    # policy on conversations then hides it from this write.
-    row = await conn.fetchrow(
-        _SEND_WRITE,
+    row = await write_message(
+        conn,
         body.conversation_id,
         actor.user_id,
         body.client_msg_id,
-        body.message_type,
         content,
-        body.reply_to,
-        body.ack_required and facts["kind"] == "announcement",
-        search.tokens(attachments.searchable(content, files)),
-        body.urgent and (facts["role"] == "admin" or facts["staff"]),
+        message_type=body.message_type,
+        reply_to=body.reply_to,
+        ack_required=body.ack_required and facts["kind"] == "announcement",
+        search_text=attachments.searchable(content, files),
+        urgent=body.urgent and (facts["role"] == "admin" or facts["staff"]),
     )
-    if row is None:
-        raise forbidden("You are not a member of this conversation any more")
     event = message_event(row)
     if files is not None:
         event["attachments"] = await attachments.attach(conn, row, files)

@@ -22,12 +22,16 @@ async def conversation_activity(ctx: HubContext, conversation_id: UUID) -> None:
     key = ctx.keys.push_burst(conversation_id)
     if not await ctx.redis.set(key, opened_ms, nx=True, px=max(1, int(window * 1000))):
         return  # a burst is open: its job will tell this message too
-    await ctx.jobs.enqueue(
-        "notify_conversation",
-        str(conversation_id),
-        job_id=f"notify-conv:{conversation_id}:{opened_ms}",
-        defer_s=window,
-    )
+    try:
+        await ctx.jobs.enqueue(
+            "notify_conversation",
+            str(conversation_id),
+            job_id=f"notify-conv:{conversation_id}:{opened_ms}",
+            defer_s=window,
+        )
+    except BaseException:
+        await ctx.redis.delete(key)  # no job: the next message must open the window again
+        raise
 
 
 async def tell_users(

@@ -7,6 +7,9 @@ Measured costs of the stock AsyncManager (see PERF_NOTES.md beside the project):
   which makes a mass disconnect O(N^2). We keep the reverse index sid -> rooms.
 * Sockets being connected or disconnected are kept in lists (`in` and `remove` are O(N)),
   checked on every emit: during a mass disconnect that is O(N^2) again. We keep sets.
+* engine.io's per-socket outgoing queue is unbounded: a client that stops reading its socket
+  grows the hub's memory until the ping timeout drops it (~45 s). A socket whose queue holds
+  more than `max_backlog` packets is disconnected instead of queued to.
 
 Sits below AsyncPubSubManager in the MRO (HubManager(AsyncRedisManager, LocalFanout)), so
 the pub/sub layer's local deliveries come here. Pinned to python-socketio 5.x internals.
@@ -22,6 +25,8 @@ from bidict import ValueDuplicationError
 from engineio import packet as eio_packet
 from socketio import packet
 
+from hub import metrics
+
 logger = logging.getLogger("dreamseed.sockets")
 
 
@@ -29,6 +34,7 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rooms_of: dict[tuple[str, str], set[Any]] = {}
+        self.max_backlog = 1000
 
     async def emit(
         self,
@@ -57,14 +63,36 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
             eio_packet.Packet(eio_packet.MESSAGE, p)
             for p in (encoded if isinstance(encoded, list) else [encoded])
         ]
+        laggards = []
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
+                continue
+            if self._backlog(eio_sid) > self.max_backlog:
+                laggards.append(sid)
                 continue
             for frame in frames:
                 try:
                     await self.server._send_eio_packet(eio_sid, frame)
                 except Exception:  # a socket closing under us must not stop the others
                     logger.debug("dropped a frame to closing socket %s", sid)
+        for sid in laggards:
+            await self._drop_laggard(sid, namespace)
+
+    def _backlog(self, eio_sid: Any) -> int:
+        socket = self.server.eio.sockets.get(eio_sid)
+        return socket.queue.qsize() if socket is not None else 0
+
+    async def _drop_laggard(self, sid: str, namespace: str) -> None:
+        """A client that does not read: close it (it reconnects and syncs) rather than let its
+        queue grow without bound."""
+        metrics.SLOW_CONSUMERS.inc()
+        logger.warning(
+            "socket %s stopped reading (%d packets queued): closing it", sid, self.max_backlog
+        )
+        try:
+            await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+        except Exception:
+            logger.debug("closing slow socket %s failed", sid)
 
     async def pre_connect(self, eio_sid: Any, namespace: str) -> Any:
         sid = self.server.eio.generate_id()

@@ -19,6 +19,7 @@ from hub.chat import messages, receipts, sync
 from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
+from hub.outages import as_unavailable
 from hub.presence.queries import presence_of
 from hub.tutor import answers as tutor_answers
 from hub.tutor import questions as tutor_questions
@@ -116,10 +117,14 @@ async def run_event(
     data: Any,
     handler: Callable[[Any], Awaitable[Any]] | None,
     unknown: str = "Unknown event",
+    refused: DomainError | None = None,
 ) -> dict[str, Any]:
     """Validate `data` with `model` (None: the event is unknown), run the handler, and shape the
-    ack: the result, or {"error": {"code", "message", ...}}. Counted; never raises."""
+    ack: the result, or {"error": {"code", "message", ...}}. Counted; never raises.
+    `refused`: the transport already refused the event (a rate limit); shape that."""
     try:
+        if refused is not None:
+            raise refused
         if model is None or handler is None:
             raise DomainError(ErrorCode.VALIDATION, unknown)
         try:
@@ -134,7 +139,11 @@ async def run_event(
         metrics.SOCKET_EVENTS.labels(label, "refused").inc()
         metrics.ERRORS.labels("socket", str(exc.code)).inc()
         return {"error": jsonable(exc.to_dict())}
-    except Exception:
+    except Exception as exc:
+        outage = as_unavailable(exc, "socket")
+        if outage is not None:
+            metrics.SOCKET_EVENTS.labels(label, "unavailable").inc()
+            return {"error": jsonable(outage.to_dict())}
         logger.exception("socket handler %s failed", label)
         metrics.SOCKET_EVENTS.labels(label, "failed").inc()
         metrics.ERRORS.labels("socket", str(ErrorCode.INTERNAL)).inc()

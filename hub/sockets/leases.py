@@ -14,7 +14,7 @@ from typing import Any
 import socketio
 
 from hub import metrics
-from hub.accounts.sessions import is_session_revoked
+from hub.accounts.sessions import require_live_session
 from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
@@ -38,8 +38,10 @@ async def authenticate(ctx: HubContext, auth: Any) -> AccessClaims:
         claims = ctx.tokens.verify_access(token)
     except DomainError as exc:
         raise refuse(exc.code, exc.message) from None
-    if await is_session_revoked(ctx, claims.session_id):
-        raise refuse(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+    try:
+        await require_live_session(ctx, claims.user_id, claims.session_id)
+    except DomainError as exc:
+        raise refuse(exc.code, exc.message) from None
     return claims
 
 
@@ -73,8 +75,7 @@ class Leases:
             claims = ctx.tokens.verify_access(body.access_token)
             if claims.user_id != actor.user_id:
                 raise DomainError(ErrorCode.FORBIDDEN, "The token belongs to another user")
-            if await is_session_revoked(ctx, claims.session_id):
-                raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+            await require_live_session(ctx, claims.user_id, claims.session_id)
         except DomainError as exc:
             metrics.ERRORS.labels("socket", str(exc.code)).inc()
             return actor, {"error": {"code": str(exc.code), "message": exc.message}}

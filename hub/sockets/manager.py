@@ -5,8 +5,14 @@
 * Each process sends itself a heartbeat through the channel. If it stops arriving, the
   listener is deaf (Redis dropped the subscriber, a reconnect failed to resubscribe): the
   process reports not-ready and rebuilds the listener.
+* A heartbeat that cannot be published means Redis is unreachable: not-ready at once. The
+  first heartbeat published after that rebuilds the listener without waiting to go deaf.
+  Whenever the listener resubscribes (after a rebuild, or its own reconnect after a short
+  outage), once it hears its own heartbeat every local client is sent `sync.required`: what
+  was acknowledged while this hub could not hear the bus reaches them by `sync`.
 
-Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_connect`, `thread`.
+Pinned to the python-socketio 5.x internals it extends: `_listen`, `_redis_connect`,
+`_publish`, `thread` (fingerprinted by tests/test_upstream_contract.py).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 
 import socketio
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub import metrics
 from hub.bus import user_room
@@ -43,6 +51,9 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         self.deaf_after_s = deaf_after_s
         self.last_heartbeat = time.monotonic()
         self.rebuilds = 0
+        self.bus_down = False
+        self.resync_pending = False
+        self.listener_connects = 0
         self._control_redis: Redis | None = None
         self._watchdog: asyncio.Task[None] | None = None
         # Set by the namespace: which session a local socket belongs to.
@@ -51,7 +62,7 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
     # -- health ---------------------------------------------------------------------------
     @property
     def listening(self) -> bool:
-        return time.monotonic() - self.last_heartbeat < self.deaf_after_s
+        return not self.bus_down and time.monotonic() - self.last_heartbeat < self.deaf_after_s
 
     def start(self, sio: socketio.AsyncServer) -> None:
         """Listen from start-up (python-socketio waits for the first connection)."""
@@ -88,6 +99,11 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         The stock version replaces the shared client on every listener (re)connect, leaving
         the old pool's connections open until garbage collection.
         """
+        # Called by the listener only (our `_publish` never does): any call after the first
+        # is a resubscription, and what was published meanwhile never reached this hub.
+        self.listener_connects += 1
+        if self.listener_connects > 1:
+            self.resync_pending = True
         if self.redis is None:
             super()._redis_connect()
             return
@@ -97,17 +113,60 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         if old is not None:
             asyncio.get_running_loop().create_task(old.aclose())
 
+    async def _publish(self, data: Any) -> Any:
+        """Publish to the other hubs; on failure retry once on the same client.
+
+        Replaces the stock retry, which marks the manager disconnected and calls
+        `_redis_connect`: here that would swap the listener's pub/sub under it, and the
+        listener would miss the other hubs' events until it resubscribed (about a second;
+        tests/test_bus_publish.py). The publishing client reconnects by itself.
+        """
+        if self.redis is None:
+            self._redis_connect()
+        payload = self.json.dumps(data)
+        for retries_left in (1, 0):
+            try:
+                return await self.redis.publish(self.channel, payload)
+            except Exception as exc:
+                logger.error(
+                    "cannot publish to the bus (%s)%s",
+                    exc,
+                    "; retrying" if retries_left else "; giving up",
+                )
+        return None
+
     async def _watch(self) -> None:
         while True:
             try:
-                await self.publish_control({"type": "heartbeat", "host": self.host_id})
-                if not self.listening:
-                    await self._rebuild_listener()
+                await self._beat()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("bus watchdog failed; retrying")
             await asyncio.sleep(self.heartbeat_s)
+
+    async def _beat(self) -> None:
+        try:
+            await self.publish_control({"type": "heartbeat", "host": self.host_id})
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            if not self.bus_down:
+                logger.warning("bus unreachable (%s): not ready until it is back", exc)
+            self.bus_down = True
+            return
+        if self.bus_down:  # Redis is back: the old listener may be deaf, rebuild it now
+            self.bus_down = False
+            self.resync_pending = True
+            await self._rebuild_listener()
+        elif not self.listening:
+            await self._rebuild_listener()
+
+    async def _tell_clients_to_sync(self) -> None:
+        """The rebuilt listener hears the bus again: local clients fetch what they missed."""
+        self.resync_pending = False
+        logger.warning("bus listener rebuilt: telling local clients to sync")
+        await self.server.emit(
+            "sync.required", {"reason": "bus_restored"}, namespace="/", ignore_queue=True
+        )
 
     async def _rebuild_listener(self) -> None:
         logger.error(
@@ -157,6 +216,8 @@ class HubManager(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc]
         if payload.get("type") == "heartbeat":
             if payload.get("host") == self.host_id:
                 self.last_heartbeat = time.monotonic()
+                if self.resync_pending:
+                    await self._tell_clients_to_sync()
             return
         if payload.get("origin") != self.host_id:  # our own were applied when sent
             await self._apply(payload)

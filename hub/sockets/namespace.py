@@ -17,15 +17,17 @@ import socketio
 from hub import metrics
 from hub.bus import conversation_room, user_room
 from hub.context import Actor, HubContext
-from hub.errors import not_found
+from hub.errors import DomainError, ErrorCode, not_found
 from hub.exams.policy import may_signal
 from hub.presence.queries import announce
+from hub.ratelimit import RateLimiter
 from hub.sockets.handlers import dispatch, run_event
 from hub.sockets.leases import Leases, authenticate
 from hub.sockets.typing_relay import TypingRelay
 from schema.models.chat import Typing
 
 logger = logging.getLogger("dreamseed.sockets")
+_CHATTY = frozenset({"message.typing", "presence.query", "sync"})
 
 _ROOMS_AND_CONTACTS = """
     SELECT p.conversation_id AS id,
@@ -52,6 +54,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.connections: dict[str, Connection] = {}
         self.typing: TypingRelay | None = None
         self.leases = Leases(self, lambda: self.ctx)
+        self.chatter: RateLimiter | None = None
 
     def bind(self, ctx: HubContext) -> None:
         self._ctx = ctx
@@ -108,6 +111,8 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         conn = self.connections.get(sid)
         if conn is None:
             return {"error": {"code": "unauthenticated", "message": "Not connected"}}
+        if event in _CHATTY and not self._chatter_allowed(sid, event):
+            return await run_event(event, None, data, None, "", refused=self._too_chatty())
         if event == "message.typing":
             return await self._typing(sid, conn, data)
         if event == "auth.refresh":
@@ -130,6 +135,20 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         """Renew a long-lived connection's authorisation with a fresh access token."""
         conn.actor, ack = await self.leases.renew(sid, conn.actor, data)
         return ack
+
+    def _chatter_allowed(self, sid: str, event: str) -> bool:
+        """Typing, presence and sync cost a query or a fan-out each: a budget per connection,
+        kept in this process (a connection lives on one hub), so no Redis round trip."""
+        if self.chatter is None:
+            self.chatter = RateLimiter(self.ctx.redis, self.ctx.settings.chatter_events_per_s, 1)
+        return self.chatter.hit_locally(f"{sid}:{event}", self._now_ms()).allowed
+
+    def _too_chatty(self) -> DomainError:
+        metrics.RATE_LIMITED.labels("socket_chatter").inc()
+        limit = self.ctx.settings.chatter_events_per_s
+        return DomainError(
+            ErrorCode.RATE_LIMITED, f"Too many events: at most {limit} a second", retry_after=1
+        )
 
     def _now_ms(self) -> int:
         return int(self.ctx.clock().timestamp() * 1000)

@@ -222,7 +222,7 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     def _gone(self, sid: str) -> bool:
         manager = self.server.manager
-        connecting = sid in manager.pending_connect.get(self.namespace, ())
+        connecting = manager.is_pre_connected(sid, self.namespace)
         return not connecting and not manager.is_connected(sid, self.namespace)
 
     async def _send_roster(self, sid: str, actor: Actor, exam_id: UUID) -> None:

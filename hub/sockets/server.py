@@ -63,10 +63,11 @@ def create_server(
         heartbeat_s=settings.bus_heartbeat_s,
         deaf_after_s=settings.bus_deaf_after_s,
     )
+    manager.max_backlog = settings.socket_backlog_max
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
-        cors_allowed_origins=[],
+        cors_allowed_origins=settings.socketio_origins,
         transports=["websocket", "polling"],
         max_http_buffer_size=settings.max_body_bytes,
     )

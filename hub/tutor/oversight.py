@@ -95,8 +95,8 @@ async def observed_messages(
         if not visible:
             raise not_found("Tutor conversation")
         rows = await conn.fetch(
-            f"""SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1
-                AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3""",  # noqa: S608
+            f"""SELECT {MESSAGE_COLUMNS}
+                FROM app_observed_tutor_messages($1, $2::bigint, $3::int)""",  # noqa: S608
             conversation_id,
             before,
             limit,

@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from hub.chat import search
-from hub.chat.rows import MESSAGE_COLUMNS, message_event
-from hub.db import Connection, fetch_returning
+from hub.chat.messages import write_message
+from hub.chat.rows import message_event
+from hub.db import Connection
 
 
 class Outcome(StrEnum):
@@ -117,27 +117,6 @@ class ConcurrentCreationError(Exception):
     """Another transaction created the student's tutor conversation first."""
 
 
-# Next seq, insert, and (for the student's own question) their read watermark: as chat does.
-_INSERT_MESSAGE = f"""
-    WITH conv AS (
-        UPDATE conversations
-        SET last_seq = last_seq + 1, change_seq = change_seq + 1, last_message_at = now()
-        WHERE id = $1 RETURNING last_seq, change_seq, zone_id, org_id
-    ), msg AS (
-        INSERT INTO messages (conversation_id, zone_id, org_id, seq, change_seq, sender_id,
-                              client_msg_id, message_type, content, search_tokens)
-        SELECT $1, conv.zone_id, conv.org_id, conv.last_seq, conv.change_seq, $2, $3, 'text',
-               $4, array_to_tsvector($5::text[])
-        FROM conv
-        RETURNING {MESSAGE_COLUMNS}
-    ), watermark AS (
-        UPDATE participants SET last_read_seq = (SELECT last_seq FROM conv)
-        WHERE conversation_id = $1 AND user_id = $2
-          AND last_read_seq < (SELECT last_seq FROM conv)
-    )
-    SELECT * FROM msg"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
-
-
 async def insert_message(
     conn: Connection,
     conversation_id: UUID,
@@ -146,15 +125,7 @@ async def insert_message(
     content: str,
 ) -> dict[str, Any]:
     """Store a message of the tutor conversation; the answer's sender is None (the tutor)."""
-    row = await fetch_returning(
-        conn,
-        _INSERT_MESSAGE,
-        conversation_id,
-        sender_id,
-        client_msg_id,
-        content,
-        search.tokens(content),
-    )
+    row = await write_message(conn, conversation_id, sender_id, client_msg_id, content)
     return message_event(row)
 
 

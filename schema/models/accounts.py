@@ -189,6 +189,13 @@ class LinkOut(Response):
     answered_at: datetime | None
 
 
+class LinkRequested(Response):
+    """The same answer whatever the e-mail: nothing is revealed before the student approves."""
+
+    status: Literal["requested"]
+    message: str
+
+
 class LinkList(Response):
     items: list[LinkOut]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -17,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from schema.models.common import Request, Response, ShortText
+from schema.models.common import IsoDateTime, Request, Response, ShortText
 from schema.models.files import AttachmentIds, AttachmentOut
 
 MAX_MESSAGE_CHARS = 4000
@@ -29,12 +30,25 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# Letters that render as nothing: Hangul fillers and the blank Braille pattern.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(value: str) -> bool:
+    """Nothing a person could see: spaces, and format or control characters such as
+    U+202E (right-to-left override), U+200B (zero width space) and U+FEFF."""
+    return all(
+        ch.isspace() or ch in _BLANK_LETTERS or unicodedata.category(ch) in ("Cf", "Cc", "Zs")
+        for ch in value
+    )
+
+
 def _sendable(value: str) -> str:
     # PostgreSQL text cannot hold U+0000; refuse it here rather than fail in the database.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
+    if is_blank(value):
+        raise ValueError("must not be blank (only invisible characters)")
     return value
 
 
@@ -80,8 +94,8 @@ class _Sendable(Request):
     @field_validator("content")
     @classmethod
     def _text_or_files(cls, value: str, info: ValidationInfo) -> str:
-        if not value.strip() and not info.data.get("attachment_ids"):
-            raise ValueError("must not be blank")
+        if is_blank(value) and not info.data.get("attachment_ids"):
+            raise ValueError("must not be blank (only invisible characters)")
         return value
 
     @model_validator(mode="after")
@@ -122,7 +136,7 @@ class DeleteMessage(Request):
 
 class Typing(Request):
     conversation_id: UUID
-    typing: bool
+    typing: Annotated[bool, Strict()]  # true or false: not "true", "yes" or 1
 
 
 class ReadReceipt(Request):
@@ -262,7 +276,7 @@ class SearchQuery(Request):
     q: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     conversation_id: UUID | None = None
     limit: Annotated[int, Field(ge=1, le=50)] = 20
-    before: datetime | None = None
+    before: IsoDateTime | None = None
 
 
 class SearchHit(Response):

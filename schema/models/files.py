@@ -12,6 +12,9 @@ from schema.models.common import Request, Response
 
 
 class UploadQuery(Request):
+    # A raw body's name may hold anything, NUL included: hub/files/names.py makes it safe.
+    nul_cleaned_downstream = True
+
     org_id: UUID | None = None
     # For a raw (non-multipart) body; a multipart part's own filename wins.
     name: Annotated[str, StringConstraints(max_length=1000)] | None = None

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import available_timezones
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from schema.models.common import Request, Response
+from schema.models.common import IsoDateTime, LocalTime, Request, Response
 
 _TIMEZONES = frozenset(available_timezones())
 
@@ -41,8 +41,8 @@ class ConversationNotificationSettingsOut(Response):
 class NotificationPreferences(Request):
     """Quiet hours (both or neither, local time), the unread-digest delay, language and zone."""
 
-    quiet_start: time | None = None
-    quiet_end: time | None = None
+    quiet_start: LocalTime | None = None
+    quiet_end: LocalTime | None = None
     digest_delay_s: Annotated[int, Field(ge=300, le=604800)] = 3600
     email_digest: bool = True
     language: Literal["ko", "en"] | None = None
@@ -65,14 +65,14 @@ class NotificationPreferences(Request):
 class NotificationPreferencesOut(Response):
     language: str
     timezone: str
-    quiet_start: time | None
-    quiet_end: time | None
+    quiet_start: LocalTime | None
+    quiet_end: LocalTime | None
     digest_delay_s: int
     email_digest: bool
 
 
 class NotificationsQuery(Request):
-    before: datetime | None = None
+    before: IsoDateTime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 30
     unread_only: bool = False
 

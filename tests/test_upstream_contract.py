@@ -1,0 +1,177 @@
+"""The upstream code our modules override, copy or reach into, fingerprinted.
+
+hub/sockets/ and hub/notify/push.py depend on private parts of python-socketio,
+python-engineio and firebase-admin (pyproject.toml pins their series). When an upgrade changes
+any of them, this test fails and names the file of ours to re-review against the new upstream
+source; after the review, update the fingerprint here (`python -m tests.test_upstream_contract`
+prints the current ones).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+# (upstream object, our file that overrides, copies or relies on it, sha256 of its source [:16])
+FENCED: list[tuple[str, str, str]] = [
+    (
+        "socketio.async_redis_manager:AsyncRedisManager._redis_connect",
+        "hub/sockets/manager.py",
+        "1015ade586bdefb4",
+    ),
+    (
+        "socketio.async_redis_manager:AsyncRedisManager._publish",
+        "hub/sockets/manager.py",
+        "ae5ed5c19acffd77",
+    ),
+    (
+        "socketio.async_redis_manager:AsyncRedisManager._redis_listen_with_retries",
+        "hub/sockets/manager.py",
+        "c853d2e251a16cdb",
+    ),
+    (
+        "socketio.async_redis_manager:AsyncRedisManager._listen",
+        "hub/sockets/manager.py",
+        "760dd9c1616062e4",
+    ),
+    (
+        "socketio.async_pubsub_manager:AsyncPubSubManager._thread",
+        "hub/sockets/manager.py",
+        "db5b4d06d2bb5ee9",
+    ),
+    (
+        "socketio.async_pubsub_manager:AsyncPubSubManager.emit",
+        "hub/sockets/fanout.py",
+        "f5c4a34b374ab3ae",
+    ),
+    (
+        "socketio.async_pubsub_manager:AsyncPubSubManager._handle_emit",
+        "hub/sockets/fanout.py",
+        "2553dacb9e9e7254",
+    ),
+    ("socketio.async_manager:AsyncManager.emit", "hub/sockets/fanout.py", "726120933539c985"),
+    (
+        "socketio.async_manager:AsyncManager.pre_connect",
+        "hub/sockets/fanout.py",
+        "4bbdfdc2e311f956",
+    ),
+    (
+        "socketio.base_manager:BaseManager.pre_disconnect",
+        "hub/sockets/fanout.py",
+        "f9b233afdfcdaf18",
+    ),
+    (
+        "socketio.base_manager:BaseManager.basic_disconnect",
+        "hub/sockets/fanout.py",
+        "9f87e7efa609a6d8",
+    ),
+    (
+        "socketio.base_manager:BaseManager.basic_enter_room",
+        "hub/sockets/fanout.py",
+        "fa8da34ee5ac5a9f",
+    ),
+    (
+        "socketio.base_manager:BaseManager.basic_leave_room",
+        "hub/sockets/fanout.py",
+        "b46dc3ede458d842",
+    ),
+    ("socketio.base_manager:BaseManager.get_rooms", "hub/sockets/fanout.py", "89e5eb41db521e4b"),
+    (
+        "socketio.base_manager:BaseManager.is_pre_connected",
+        "hub/sockets/fanout.py",
+        "5ee7a0c96f41cfcd",
+    ),
+    ("socketio.base_manager:BaseManager.is_connected", "hub/sockets/fanout.py", "2b6319867340cf77"),
+    (
+        "socketio.async_server:AsyncServer._send_eio_packet",
+        "hub/sockets/fanout.py",
+        "7b3ab8d9d30c785d",
+    ),
+    ("engineio.async_socket:AsyncSocket.send", "hub/sockets/fanout.py", "570def1d9f157f01"),
+    ("engineio.async_socket:AsyncSocket.poll", "hub/sockets/engine_tuning.py", "49d219402ac7d557"),
+    ("firebase_admin.messaging:_get_messaging_service", "hub/notify/push.py", "32351f00ad25cac5"),
+    (
+        "firebase_admin.messaging:_MessagingService.__init__",
+        "hub/notify/push.py",
+        "acb66538bb8fff87",
+    ),
+    (
+        "firebase_admin.messaging:_MessagingService.send_each_async",
+        "hub/notify/push.py",
+        "88bd69af74219ffd",
+    ),
+]
+
+
+def upstream_source(name: str) -> str:
+    """The source of `module:Class.function` as the installed file has it: read from disk,
+    so a function we patch in at run time (engine_tuning's `AsyncSocket.poll`) is still
+    fingerprinted as upstream wrote it."""
+    module_name, _, path = name.partition(":")
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"no module {module_name}")
+    text = Path(spec.origin).read_text()
+    body: list[ast.stmt] = ast.parse(text).body
+    node: ast.AST | None = None
+    for part in path.split("."):
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and n.name == part
+            ),
+            None,
+        )
+        if node is None:
+            raise AttributeError(f"{module_name} has no {path}")
+        body = getattr(node, "body", [])
+    segment = ast.get_source_segment(text, node) if node is not None else None
+    if segment is None:
+        raise AttributeError(f"{module_name} has no {path}")
+    return segment
+
+
+def fingerprint(name: str) -> str:
+    return hashlib.sha256(upstream_source(name).encode()).hexdigest()[:16]
+
+
+def review_needed(upstream: str, ours: str, expected: str) -> str | None:
+    """Why `ours` must be re-reviewed, or None when the upstream source is the reviewed one."""
+    try:
+        actual = fingerprint(upstream)
+    except (ImportError, AttributeError) as exc:
+        return f"{upstream} is gone ({exc}): re-review {ours} against the new release"
+    if actual == expected:
+        return None
+    return (
+        f"{upstream} changed upstream (fingerprint {actual}, reviewed {expected}): "
+        f"re-review {ours} against the new source, then update FENCED in "
+        "tests/test_upstream_contract.py"
+    )
+
+
+@pytest.mark.parametrize(("upstream", "ours", "expected"), FENCED, ids=[f[0] for f in FENCED])
+def test_fenced_upstream_code_is_unchanged(upstream: str, ours: str, expected: str) -> None:
+    """Each upstream function we override, copy or reach into has the source we reviewed."""
+    reason = review_needed(upstream, ours, expected)
+    assert reason is None, reason
+
+
+def test_a_change_names_the_file_to_review() -> None:
+    """A fingerprint that differs, or an upstream name that is gone, names our file."""
+    upstream, ours, _ = FENCED[0]
+    changed = review_needed(upstream, ours, "0" * 16)
+    assert changed is not None and ours in changed and "changed upstream" in changed
+    gone = review_needed("socketio.async_manager:AsyncManager.no_such_method", ours, "0" * 16)
+    assert gone is not None and ours in gone and "is gone" in gone
+
+
+if __name__ == "__main__":
+    for upstream, ours, _ in FENCED:
+        print(f"{fingerprint(upstream)}  {upstream}  ({ours})")
