@@ -9,6 +9,7 @@ import { queryPresence } from "../realtime.js";
 import { useStore } from "../store.js";
 import { ConversationInfo } from "./conversation_info.js";
 import { ReadList } from "./read_list.js";
+import { confirmDialog, noticeDialog } from "../dialog.js";
 
 const WINDOW = 120;
 const STEP = 40;
@@ -106,7 +107,7 @@ function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, 
     ${menu && html`<div class="msg-actions" role="group" aria-label=${t("msg.menu")}>
       ${(conv.kind !== "announcement" || admin) && html`<button type="button" onClick=${() => { setMenu(false); onReply(m); }}>${t("msg.reply")}</button>`}
       ${mine && html`<button type="button" onClick=${() => { setMenu(false); onEdit(m); }}>${t("msg.edit")}</button>`}
-      ${(mine || admin) && html`<button type="button" onClick=${() => act(async () => { if (confirm(t("msg.delete_confirm"))) await c.emitAck("message.delete", { message_id: m.id }); })}>${t("msg.delete")}</button>`}
+      ${(mine || admin) && html`<button type="button" onClick=${() => act(async () => { if (await confirmDialog(t("msg.delete_confirm"), t("msg.delete"))) await c.emitAck("message.delete", { message_id: m.id }); })}>${t("msg.delete")}</button>`}
       ${!mine && html`<button type="button" onClick=${() => { setMenu(false); setReporting(true); }}>${t("msg.report")}</button>`}
       ${mine && admin && conv.kind !== "direct" && html`<button type="button" onClick=${() => { setMenu(false); onReadList(m); }}>${t("msg.read_list")}</button>`}
     </div>`}
@@ -165,7 +166,7 @@ function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing, onSend 
     if (editing) {
       const m = editing;
       setEditing(null);
-      try { await c.emitAck("message.edit", { message_id: m.id, content }); } catch (err) { alert(err.message); }
+      try { await c.emitAck("message.edit", { message_id: m.id, content }); } catch (err) { noticeDialog(err.message); }
       return;
     }
     const reply = replyTo;
