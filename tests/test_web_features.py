@@ -3,18 +3,28 @@ Chromium against the real hub (and the real tutor worker against the stand-in mo
 
 from __future__ import annotations
 
+import io
+import random
+import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from arq.worker import Worker
+from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
 from hub.context import HubContext
 from hub.settings import Settings
+from tests import file_samples as samples
 from tests.browser import signed_in
+from tests.fcm_standin import FcmStandIn
+from tests.files_support import run_worker
 from tests.model_standin import ModelStandIn, answer_tokens
 from tests.tutor_support import tutor_settings, tutor_worker
-from tests.web_support import STUDENTS
+from tests.web_support import STUDENTS, TEACHER, open_conversation
+from tests.whisper_tiny import build
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,3 +145,136 @@ async def test_tutor_says_why_it_cannot_answer(browser: Browser, school: str) ->
         )
     finally:
         await ctx.close()
+
+
+@pytest.fixture(scope="module")
+def fcm() -> Iterator[FcmStandIn]:
+    """The worker's push goes to a local FCM stand-in (nobody here has a device anyway)."""
+    standin = FcmStandIn().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Whisper model (the words are meaningless, the pipeline is real)."""
+    return build(tmp_path_factory.mktemp("whisper-tiny"))
+
+
+@pytest.fixture
+def transcribing(school: str, hub_ctx: HubContext, tiny_whisper: Path) -> Iterator[str]:
+    original = hub_ctx.settings
+    hub_ctx.settings = original.model_copy(
+        update={"whisper_model": str(tiny_whisper), "whisper_device": "cpu"}
+    )
+    yield school
+    hub_ctx.settings = original
+
+
+def noisy_png(side: int = 360) -> bytes:
+    """A photo-sized PNG (random pixels do not compress): a few hundred KB to upload."""
+    rng = random.Random(7)
+    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+# Every value the upload's progress bar took, recorded by the page.
+_WATCH_PROGRESS = """() => {
+    window.__progress = [];
+    new MutationObserver(() => {
+        const bars = document.querySelectorAll('.uploads progress');
+        for (const bar of bars) window.__progress.push(bar.value);
+    }).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+async def test_photo_and_document_upload_with_progress_then_thumbnail_and_download(
+    browser: Browser, school: str, hub_ctx: HubContext, worker_ctx: dict[str, Any]
+) -> None:
+    """The bar moves while a photo uploads; checked by the worker, the teacher sees its
+    thumbnail and downloads the PDF; a file with a virus signature is refused with its reason."""
+    s_ctx, student = await signed_in(browser, school, STUDENTS[0], phone=True)
+    t_ctx, teacher = await signed_in(browser, school, TEACHER)
+    try:
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        await open_conversation(teacher, "이민준 (Minjun Lee)")
+        # Slow the student's uploads (DevTools network emulation) so progress can be seen.
+        cdp = await s_ctx.new_cdp_session(student)
+        await cdp.send("Network.enable")
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 200_000},
+        )
+        await student.evaluate(_WATCH_PROGRESS)
+        photo = noisy_png()
+        await student.set_input_files(
+            "#attach-input",
+            files=[
+                {"name": "칠판.png", "mimeType": "image/png", "buffer": photo},
+                {"name": "숙제.pdf", "mimeType": "application/pdf", "buffer": samples.pdf()},
+            ],
+        )
+        ready = student.locator(".uploads li[data-upload-state=ready]")
+        await expect(ready).to_have_count(2, timeout=20_000)
+        progress = await student.evaluate("window.__progress")
+        assert any(0 < value < 100 for value in progress), progress
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        await student.fill("#composer-text", "숙제 사진이에요")
+        await student.press("#composer-text", "Enter")
+        sent = teacher.locator(".msg", has_text="숙제 사진이에요")
+        await expect(sent.locator("[data-file-state=pending]")).to_have_count(2)
+        await run_worker(hub_ctx, worker_ctx)
+        image = sent.locator("img[alt='칠판.png']")
+        await expect(image).to_be_visible()
+        await teacher.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0", arg=await image.element_handle()
+        )
+        assert await image.evaluate("el => el.naturalWidth") == 320  # the worker's thumbnail
+        async with teacher.expect_download() as download:
+            await sent.get_by_role("link", name="숙제.pdf").click()
+        assert (await download.value).suggested_filename == "숙제.pdf"
+        await expect(student.locator(".msg.mine img[alt='칠판.png']")).to_be_visible()
+
+        await student.set_input_files(
+            "#attach-input",
+            files=[{"name": "virus.txt", "mimeType": "text/plain", "buffer": samples.eicar()}],
+        )
+        await expect(student.get_by_role("alert")).to_contain_text("virus.txt was refused")
+    finally:
+        await s_ctx.close()
+        await t_ctx.close()
+
+
+async def test_voice_message_is_recorded_played_and_transcribed(
+    browser: Browser, transcribing: str, hub_ctx: HubContext, worker_ctx: dict[str, Any]
+) -> None:
+    """The fake microphone records a voice message; the teacher gets a player, then the
+    transcript when the worker has transcribed it."""
+    s_ctx, student = await signed_in(browser, transcribing, STUDENTS[0])
+    t_ctx, teacher = await signed_in(browser, transcribing, TEACHER)
+    try:
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        await open_conversation(teacher, "이민준 (Minjun Lee)")
+        await student.get_by_role("button", name="Record a voice message").click()
+        stop = student.get_by_role("button", name="Stop and send")
+        await expect(stop).to_be_visible()
+        # The recording's length is time passing, not an event to wait for.
+        await student.wait_for_timeout(1500)
+        await stop.click()
+        voice = teacher.locator(".msg:not(.mine)").last
+        await expect(voice.locator("[data-file-state=pending]")).to_have_count(1)
+        await run_worker(hub_ctx, worker_ctx)
+        player = voice.locator("audio")
+        await expect(player).to_have_attribute("src", re.compile("/api/v1/files/"))
+        await teacher.wait_for_function(
+            "el => el.readyState >= 1 && el.duration > 0.5", arg=await player.element_handle()
+        )
+        await expect(voice.locator("[data-transcript]")).to_be_visible()
+    finally:
+        await s_ctx.close()
+        await t_ctx.close()

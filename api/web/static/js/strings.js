@@ -155,6 +155,10 @@ export const ko = {
   "tutor.why.model_unavailable": "AI 모델 서버에 연결할 수 없습니다",
   "tutor.why.model_timeout": "AI 모델이 제시간에 답하지 않았습니다",
   "tutor.why.model_failed": "AI 모델에 문제가 생겼습니다",
+  "file.attach": "파일 첨부", "file.uploads": "첨부 파일", "file.uploading": "{name} 올리는 중",
+  "file.ready": "준비됨", "file.remove": "{name} 빼기", "file.refused": "{name}: 받을 수 없는 파일입니다 ({reason})",
+  "file.checking": "{name} 검사 중…", "file.voice": "음성 메시지", "file.upload_failed": "올리지 못했습니다",
+  "file.record": "음성 녹음", "file.stop_recording": "녹음 끝내고 보내기", "file.mic_refused": "마이크를 쓸 수 없습니다",
 };
 
 export const en = {
@@ -313,4 +317,8 @@ export const en = {
   "tutor.why.model_unavailable": "The AI model server cannot be reached",
   "tutor.why.model_timeout": "The AI model did not answer in time",
   "tutor.why.model_failed": "The AI model failed",
+  "file.attach": "Attach a file", "file.uploads": "Attachments", "file.uploading": "Uploading {name}",
+  "file.ready": "Ready", "file.remove": "Remove {name}", "file.refused": "{name} was refused ({reason})",
+  "file.checking": "Checking {name}…", "file.voice": "Voice message", "file.upload_failed": "The upload failed",
+  "file.record": "Record a voice message", "file.stop_recording": "Stop and send", "file.mic_refused": "The microphone is not available",
 };
