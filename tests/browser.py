@@ -45,7 +45,13 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 async def signed_in(
-    browser: Browser, base: str, email: str, *, phone: bool = False, lang: str = "en"
+    browser: Browser,
+    base: str,
+    email: str,
+    *,
+    phone: bool = False,
+    lang: str = "en",
+    password: str = DEMO_PASSWORD,
 ) -> tuple[BrowserContext, Page]:
     """A fresh browser context (its own session storage) logged in through the login page."""
     context = await browser.new_context(
@@ -56,7 +62,7 @@ async def signed_in(
     await page.add_init_script(f"localStorage.setItem('dreamseed.lang', '{lang}')")
     await page.goto(base + "/")
     await page.fill("#email", email)
-    await page.fill("#password", DEMO_PASSWORD)
+    await page.fill("#password", password)
     await page.click("form button[type=submit]")
     await page.wait_for_selector("nav.nav")
     return context, page

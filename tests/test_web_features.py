@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from arq.worker import Worker
 from PIL import Image
@@ -23,7 +24,7 @@ from tests.fcm_standin import FcmStandIn
 from tests.files_support import run_worker
 from tests.model_standin import ModelStandIn, answer_tokens
 from tests.tutor_support import tutor_settings, tutor_worker
-from tests.web_support import STUDENTS, TEACHER, open_conversation
+from tests.web_support import ADMIN, STUDENTS, TEACHER, answer_dialog, open_conversation
 from tests.whisper_tiny import build
 
 pytestmark = pytest.mark.timeout(120)
@@ -278,3 +279,108 @@ async def test_voice_message_is_recorded_played_and_transcribed(
     finally:
         await s_ctx.close()
         await t_ctx.close()
+
+
+async def test_admin_settles_a_report_from_the_queue(browser: Browser, school: str) -> None:
+    """A student reports a message; the admin reads it in context and deletes it for everyone."""
+    s_ctx, student = await signed_in(browser, school, STUDENTS[0], phone=True)
+    a_ctx, admin = await signed_in(browser, school, ADMIN)
+    try:
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        theirs = student.locator(".msg:not(.mine)").last
+        reported = str(await theirs.locator(".text").text_content())
+        await theirs.get_by_role("button", name="Message actions").click()
+        await theirs.get_by_role("button", name="Report").click()
+        await theirs.get_by_label("Why are you reporting this message?").fill("무례한 말")
+        await theirs.locator(".report-form button[type=submit]").click()
+        await expect(theirs.locator(".msg-status")).to_have_text("Reported")
+
+        await admin.click("[data-nav=admin]")
+        report = admin.get_by_role("listitem", name="Report: 무례한 말")
+        await expect(report.locator(".context .reported")).to_contain_text(reported)
+        await expect(report.locator(".context li")).to_have_count(4)  # three before it
+        await report.get_by_role("button", name="Delete message").click()
+        await answer_dialog(admin, "Delete the reported message for everyone?", "Delete message")
+        await expect(admin.get_by_text("No reports")).to_be_visible()
+        await expect(student.locator(".msg .bubble em").last).to_have_text(
+            "This message was deleted"
+        )
+        await admin.get_by_label("Show").select_option("resolved")
+        await expect(report).to_contain_text("Message deleted")
+    finally:
+        await s_ctx.close()
+        await a_ctx.close()
+
+
+async def test_admin_invites_with_a_code_revokes_one_and_imports_a_roster(
+    browser: Browser, school: str
+) -> None:
+    """A newcomer joins the class with the admin's code; a revoked code is refused; a roster
+    makes accounts with first passwords, and a bad file names its bad line."""
+    async with httpx.AsyncClient(base_url=school + "/api/v1") as web:
+        made = await web.post(
+            "/auth/register",
+            json={
+                "email": "newkid@example.kr",
+                "password": "new-kid-pass-1",
+                "display_name": "새친구",
+            },
+        )
+        assert made.status_code == 201, made.text
+    a_ctx, admin = await signed_in(browser, school, ADMIN)
+    n_ctx, newcomer = await signed_in(
+        browser, school, "newkid@example.kr", password="new-kid-pass-1", phone=True
+    )
+    try:
+        await admin.click("[data-nav=admin]")
+        await admin.get_by_label("Class", exact=True).first.select_option(label="3학년 1반")
+        await admin.get_by_role("button", name="Make a code").click()
+        await expect(admin.locator(".invite-status")).to_contain_text("New code: ")
+        code = str(await admin.locator(".invite-status").text_content()).split(": ")[1]
+        row = admin.locator(f"tr[data-code='{code}']")
+        await expect(row).to_have_attribute("data-state", "active")
+        await expect(row.locator("td").nth(2)).to_have_text("3학년 1반")
+
+        await expect(newcomer.locator("[data-nav=tutor]")).to_have_count(0)
+        await newcomer.click("[data-nav=settings]")
+        await newcomer.get_by_label("Invitation code").fill(f" {code[:5].lower()}-{code[5:]} ")
+        await newcomer.get_by_role("button", name="Join").click()
+        await expect(newcomer.get_by_role("status")).to_have_text("You joined as Student")
+        await expect(newcomer.locator("[data-nav=tutor]")).to_have_count(1)
+
+        await admin.get_by_label("Uses allowed").fill("5")
+        await admin.get_by_role("button", name="Make a code").click()
+        await expect(admin.locator(".invite-status")).not_to_contain_text(code)
+        second = str(await admin.locator(".invite-status").text_content()).split(": ")[1]
+        await (
+            admin.locator(f"tr[data-code='{second}']").get_by_role("button", name="Revoke").click()
+        )
+        await answer_dialog(admin, f"Revoke the code {second}?", "Revoke")
+        await expect(admin.locator(f"tr[data-code='{second}']")).to_have_attribute(
+            "data-state", "revoked"
+        )
+        await newcomer.get_by_label("Invitation code").fill(second)
+        await newcomer.get_by_role("button", name="Join").click()
+        await expect(newcomer.get_by_role("alert")).to_have_text(
+            "This code cannot be used (expired, revoked or used up)"
+        )
+
+        csv = admin.get_by_label("CSV text (role,name,email,student_email,language)")
+        await csv.fill(
+            "role,name,email,student_email\nstudent,새학생,fresh@example.kr,\nparent,새보호자"
+        )
+        await admin.get_by_role("button", name="Import").click()
+        await expect(admin.locator("[role=alert] li")).to_contain_text(["line 3:"])
+        await csv.fill(
+            "role,name,email,student_email\nstudent,새학생,fresh@example.kr,\n"
+            "parent,새보호자,fresh.parent@example.kr,fresh@example.kr"
+        )
+        await admin.get_by_role("button", name="Import").click()
+        result = admin.locator(".roster-result")
+        await expect(result.locator("p")).to_have_text("2 accounts made, 0 skipped, 1 parent links")
+        await expect(result.locator("tbody tr")).to_have_count(2)
+        password = str(await result.locator("tbody tr code").first.text_content())
+        assert len(password) >= 8
+    finally:
+        await a_ctx.close()
+        await n_ctx.close()
