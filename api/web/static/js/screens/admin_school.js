@@ -128,7 +128,7 @@ export function RosterImport({ classes }) {
       <input id="roster-file" type="file" accept=".csv,text/csv" onChange=${fromFile} />
       <label for="roster-csv">${t("roster.csv")}</label>
       <textarea id="roster-csv" class="csv" required placeholder=${SAMPLE} value=${csv} onInput=${(e) => setCsv(e.target.value)}></textarea>
-      <button type="submit" class="primary" disabled=${!target}>${t("roster.import")}</button>
+      <button type="submit" class="primary" disabled=${!target}>${t("roster.run")}</button>
     </form>
     ${problem && html`<div class="error" role="alert"><p>${problem.message}</p>
       <ul>${problem.fields.map((f) => html`<li>${f.field.replace("csv.line", t("roster.line") + " ")}: ${f.message}</li>`)}</ul></div>`}
