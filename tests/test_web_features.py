@@ -24,7 +24,7 @@ from tests.fcm_standin import FcmStandIn
 from tests.files_support import run_worker
 from tests.model_standin import ModelStandIn, answer_tokens
 from tests.tutor_support import tutor_settings, tutor_worker
-from tests.web_support import ADMIN, STUDENTS, TEACHER, answer_dialog, open_conversation
+from tests.web_support import ADMIN, STUDENTS, TEACHER, answer_dialog, open_conversation, payload
 from tests.whisper_tiny import build
 
 pytestmark = pytest.mark.timeout(120)
@@ -213,8 +213,8 @@ async def test_photo_and_document_upload_with_progress_then_thumbnail_and_downlo
         await student.set_input_files(
             "#attach-input",
             files=[
-                {"name": "칠판.png", "mimeType": "image/png", "buffer": photo},
-                {"name": "숙제.pdf", "mimeType": "application/pdf", "buffer": samples.pdf()},
+                payload("칠판.png", "image/png", photo),
+                payload("숙제.pdf", "application/pdf", samples.pdf()),
             ],
         )
         ready = student.locator(".uploads li[data-upload-state=ready]")
@@ -243,7 +243,7 @@ async def test_photo_and_document_upload_with_progress_then_thumbnail_and_downlo
 
         await student.set_input_files(
             "#attach-input",
-            files=[{"name": "virus.txt", "mimeType": "text/plain", "buffer": samples.eicar()}],
+            files=[payload("virus.txt", "text/plain", samples.eicar())],
         )
         await expect(student.get_by_role("alert")).to_contain_text("virus.txt was refused")
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 TEACHER = "teacher@demo.dreamseed.kr"
 STUDENTS = [f"student{n}@demo.dreamseed.kr" for n in (1, 2, 3)]
@@ -21,3 +21,8 @@ async def answer_dialog(page: Page, question: str, button: str) -> None:
     await expect(dialog).to_be_visible()
     await dialog.get_by_role("button", name=button).click()
     await expect(dialog).to_have_count(0)
+
+
+def payload(name: str, mime: str, data: bytes) -> FilePayload:
+    """A file for `set_input_files`, as if picked from the disk."""
+    return {"name": name, "mimeType": mime, "buffer": data}

@@ -5,6 +5,7 @@ import { html, useEffect, useState } from "./lib.js";
 import { ApiError, api, token } from "./api.js";
 import { chat } from "./chat.js";
 import { t } from "./i18n.js";
+import { Doc } from "./icons.js";
 import { createStore } from "./store.js";
 
 // Files this device uploaded that the worker refused later (file.refused).
@@ -70,7 +71,7 @@ function Attachment({ f }) {
     return html`<audio controls preload="metadata" src=${url || undefined} aria-label=${t("file.voice")} data-file-id=${f.id}></audio>
       ${f.transcript && html`<p class="transcript" data-transcript>${f.transcript.text || "…"}</p>`}`;
   }
-  return html`<a class="doc" href=${f.url} download=${f.name} onClick=${(e) => download(e, f)} data-file-id=${f.id}>📄 ${f.name} <span class="muted">(${size(f.size)})</span></a>`;
+  return html`<a class="doc" href=${f.url} download=${f.name} onClick=${(e) => download(e, f)} data-file-id=${f.id}><${Doc} /> ${f.name} <span class="muted">(${size(f.size)})</span></a>`;
 }
 
 export function Attachments({ m }) {

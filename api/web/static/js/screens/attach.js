@@ -3,6 +3,7 @@
 import { html, useRef, useState } from "../lib.js";
 import { refusals, upload } from "../files.js";
 import { t } from "../i18n.js";
+import { Clip, Mic } from "../icons.js";
 import { useStore } from "../store.js";
 
 const ACCEPT = "image/png,image/jpeg,image/webp,image/heic,application/pdf,.docx,.xlsx,.pptx,audio/*";
@@ -37,7 +38,7 @@ export function AttachButton({ uploads }) {
   const input = useRef(null);
   return html`<input type="file" id="attach-input" class="attach-input" multiple accept=${ACCEPT} tabindex="-1" aria-hidden="true"
       onChange=${(e) => { for (const f of e.target.files) uploads.add(f); e.target.value = ""; }} ref=${input} />
-    <button type="button" class="attach" aria-label=${t("file.attach")} title=${t("file.attach")} onClick=${() => input.current.click()}>📎</button>`;
+    <button type="button" class="attach" aria-label=${t("file.attach")} title=${t("file.attach")} onClick=${() => input.current.click()}><${Clip} /></button>`;
 }
 
 export function UploadList({ uploads }) {
@@ -81,6 +82,6 @@ export function VoiceButton({ onRecorded }) {
   }
   function stop() { rec.stop(); setRec(null); }
   return html`${rec ? html`<button type="button" class="recording" aria-pressed="true" onClick=${stop}>■ ${t("file.stop_recording")}</button>`
-      : html`<button type="button" class="attach" aria-label=${t("file.record")} title=${t("file.record")} onClick=${start}>🎤</button>`}
+      : html`<button type="button" class="attach" aria-label=${t("file.record")} title=${t("file.record")} onClick=${start}><${Mic} /></button>`}
     ${problem && html`<span class="error" role="alert">${problem}</span>`}`;
 }

@@ -33,7 +33,12 @@ export function Tutor() {
   const [problem, setProblem] = useState(null);
   const [lastId, setLastId] = useState(liveId);
   const box = useRef(null);
-  useEffect(() => { if (conv) c.loadLatest(conv.id).catch(() => null); }, [conv?.id]);
+  useEffect(() => {
+    if (!conv) return undefined;
+    c.chat.set({ openId: conv.id }); // new messages here count as read while the pane is open
+    c.loadLatest(conv.id).catch(() => null);
+    return () => c.chat.set({ openId: null });
+  }, [conv?.id]);
   useEffect(() => { if (liveId) { setLastId(liveId); if (!answers[liveId]) resume(liveId); } }, [liveId]);
   useEffect(() => { if (conv && th.list.length) c.markRead(conv.id, th.list[th.list.length - 1].seq); }, [th.list.length]);
   const live = lastId && answers[lastId];
