@@ -384,3 +384,57 @@ async def test_admin_invites_with_a_code_revokes_one_and_imports_a_roster(
     finally:
         await a_ctx.close()
         await n_ctx.close()
+
+
+async def test_tutor_drops_a_filtered_attempt_and_names_a_model_failure(
+    browser: Browser, tutored: str
+) -> None:
+    """A harmful phrase never shows (the attempt is dropped, the next one answers); a model
+    server answering 500 ends with the reason shown."""
+    ctx, page = await signed_in(browser, tutored, STUDENTS[0])
+    try:
+        await page.click("[data-nav=tutor]")
+        await page.evaluate(_WATCH_LIVE)
+        await ask(page, "근의 공식 #harmful")
+        answer = page.locator(".tutor-answer .text")
+        await expect(answer).to_have_count(1, timeout=20_000)
+        final = str(await answer.text_content())
+        shown = await page.evaluate("window.__shown")
+        assert final and all("bo" + "mb" not in text and "make a" not in text for text in shown)
+        assert "bo" + "mb" not in final
+
+        await ask(page, "판별식 #500")
+        await expect(page.get_by_role("alert")).to_have_text(
+            "The AI model server cannot be reached", timeout=20_000
+        )
+        await expect(page.locator(".tutor-note[data-status=error]")).to_have_text(
+            "The tutor could not answer"
+        )
+    finally:
+        await ctx.close()
+
+
+async def test_in_page_dialog_is_labelled_and_works_from_the_keyboard(
+    browser: Browser, school: str
+) -> None:
+    """The delete confirmation is a labelled modal: focus on its button, Escape cancels,
+    Enter confirms."""
+    ctx, page = await signed_in(browser, school, STUDENTS[1])
+    try:
+        await open_conversation(page, "3학년 1반 대화방")
+        await page.fill("#composer-text", "잘못 보낸 메시지")
+        await page.press("#composer-text", "Enter")
+        mine = page.locator(".msg.mine[data-seq]", has_text="잘못 보낸 메시지")
+        for key in ("Escape", "Enter"):
+            await mine.get_by_role("button", name="Message actions").click()
+            await mine.get_by_role("button", name="Delete").click()
+            dialog = page.get_by_role("dialog", name="Delete this message?")
+            await expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+            await page.keyboard.press(key)
+            await expect(dialog).to_have_count(0)
+            if key == "Escape":
+                await expect(mine.locator(".text")).to_have_text("잘못 보낸 메시지")
+        await expect(mine).to_have_count(0)
+        await expect(page.locator(".msg .bubble em").last).to_have_text("This message was deleted")
+    finally:
+        await ctx.close()
