@@ -16,6 +16,7 @@ from arq.worker import Worker
 from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
+from api.web import APP_CSP, app_csp
 from hub.context import HubContext
 from hub.settings import Settings
 from tests import file_samples as samples
@@ -438,3 +439,15 @@ async def test_in_page_dialog_is_labelled_and_works_from_the_keyboard(
         await expect(page.locator(".msg .bubble em").last).to_have_text("This message was deleted")
     finally:
         await ctx.close()
+
+
+def test_the_app_policy_lets_images_and_audio_come_from_the_s3_bucket() -> None:
+    """Signed S3 URLs are another origin: img-src and media-src name it, nothing else does."""
+    local = Settings(file_storage="local")
+    assert app_csp(local) == APP_CSP and "img-src 'self' data: blob:;" in APP_CSP
+    minio = app_csp(Settings(file_storage="s3", s3_endpoint_url="http://127.0.0.1:9000/x"))
+    assert "img-src 'self' http://127.0.0.1:9000 data: blob:;" in minio
+    assert "media-src 'self' http://127.0.0.1:9000 blob:;" in minio
+    assert "connect-src 'self';" in minio and "script-src 'self';" in minio
+    aws = app_csp(Settings(file_storage="s3"))
+    assert "img-src 'self' https://*.amazonaws.com data: blob:;" in aws
