@@ -107,6 +107,11 @@ async def test_tutor_answer_grows_and_survives_a_reload_without_duplicates(
         shown = await page.evaluate("window.__shown")
         assert shown and all(expected.startswith(text) for text in shown)
         assert any(len(text) < len(expected) for text in shown)  # it was still growing
+        await page.click("[data-nav=chats]")
+        listed = page.locator(".conv[href='#/tutor']")
+        await expect(listed.locator(".conv-last")).to_have_text(expected)
+        await listed.click()
+        await expect(page.locator(".tutor-answer .text")).to_have_text(expected)
     finally:
         await ctx.close()
 
