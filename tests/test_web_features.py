@@ -456,3 +456,33 @@ def test_the_app_policy_lets_images_and_audio_come_from_the_s3_bucket() -> None:
     assert "connect-src 'self';" in minio and "script-src 'self';" in minio
     aws = app_csp(Settings(file_storage="s3"))
     assert "img-src 'self' https://*.amazonaws.com data: blob:;" in aws
+
+
+async def test_admin_turns_the_tutor_off_and_the_student_is_told(
+    browser: Browser, tutored: str
+) -> None:
+    """The school's switch in the admin screen; the student's next question gets the reason."""
+    a_ctx, admin = await signed_in(browser, tutored, ADMIN)
+    s_ctx, student = await signed_in(browser, tutored, STUDENTS[2], phone=True)
+    try:
+        await admin.click("[data-nav=admin]")
+        switch = admin.get_by_label("AI tutor on")
+        await expect(switch).to_be_checked()
+        await switch.uncheck()
+        await admin.get_by_label("Grade (level of the answers)").fill("중학교 3학년")
+        await admin.locator("form[aria-labelledby=tutor-settings-h] button[type=submit]").click()
+        await expect(admin.locator(".tutor-settings-status")).to_have_text("Saved")
+        await student.click("[data-nav=tutor]")
+        await student.fill("#tutor-question", "질문이요")
+        await student.press("#tutor-question", "Enter")
+        await expect(student.get_by_role("alert")).to_have_text(
+            "Your school has turned the AI tutor off"
+        )
+        await admin.reload()
+        await expect(admin.get_by_label("AI tutor on")).not_to_be_checked()
+        await expect(admin.get_by_label("Grade (level of the answers)")).to_have_value(
+            "중학교 3학년"
+        )
+    finally:
+        await a_ctx.close()
+        await s_ctx.close()

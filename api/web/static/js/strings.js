@@ -176,6 +176,9 @@ export const ko = {
   "roster.created": "만든 계정", "roster.password": "처음 비밀번호", "roster.existing": "기존 계정",
   "join.title": "코드로 가입하기", "join.code": "초대 코드", "join.submit": "가입", "join.done": "{role}(으)로 가입했습니다",
   "join.already": "이미 가입되어 있습니다", "join.invalid": "쓸 수 없는 코드입니다 (만료, 취소 또는 모두 사용됨)",
+  "tutorset.title": "AI 튜터 설정", "tutorset.enabled": "AI 튜터 사용", "tutorset.observers": "선생님과 보호자가 학생의 튜터 대화를 볼 수 있음",
+  "tutorset.plan": "요금제", "tutorset.basic": "기본", "tutorset.premium": "프리미엄 (가장 큰 모델)", "tutorset.grade": "학년 (답변 수준)",
+  "tutorset.language": "답변 언어", "tutorset.school_language": "학교 기본값",
 };
 
 export const en = {
@@ -355,4 +358,7 @@ export const en = {
   "roster.created": "Accounts made", "roster.password": "First password", "roster.existing": "existing account",
   "join.title": "Join with a code", "join.code": "Invitation code", "join.submit": "Join", "join.done": "You joined as {role}",
   "join.already": "You are already a member", "join.invalid": "This code cannot be used (expired, revoked or used up)",
+  "tutorset.title": "AI tutor settings", "tutorset.enabled": "AI tutor on", "tutorset.observers": "Teachers and parents may read students' tutor conversations",
+  "tutorset.plan": "Plan", "tutorset.basic": "Basic", "tutorset.premium": "Premium (the largest model)", "tutorset.grade": "Grade (level of the answers)",
+  "tutorset.language": "Answer language", "tutorset.school_language": "The school's default",
 };

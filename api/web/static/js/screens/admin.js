@@ -5,7 +5,7 @@ import { chat } from "../chat.js";
 import { formatDateTime, t } from "../i18n.js";
 import { firstOrg } from "../roles.js";
 import { useStore } from "../store.js";
-import { Invitations, ReportQueue, RosterImport } from "./admin_school.js";
+import { Invitations, ReportQueue, RosterImport, TutorSettings } from "./admin_school.js";
 
 function Audit() {
   const [items, setItems] = useState(null);
@@ -45,7 +45,8 @@ export function Admin() {
       <button type="submit">${t("new.create")}</button></form>
     <${ReportQueue} orgId=${orgId} />
     <${Invitations} orgId=${orgId} classes=${classes} />
-    <${RosterImport} classes=${classes} />`}
+    <${RosterImport} classes=${classes} />
+    <${TutorSettings} orgId=${orgId} />`}
     <h2>${t("admin.audit")}</h2>
     <${Audit} />
   </section>`;

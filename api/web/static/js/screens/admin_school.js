@@ -140,3 +140,33 @@ export function RosterImport({ classes }) {
     </div>`}
   </section>`;
 }
+
+export function TutorSettings({ orgId }) {
+  const [form, setForm] = useState(null);
+  const [msg, setMsg] = useState("");
+  useEffect(() => { api("GET", `/tutor/settings/${orgId}`).then(setForm, (e) => setMsg(e.message)); }, [orgId]);
+  if (!form) return msg ? html`<p class="error" role="alert">${msg}</p>` : null;
+  const set = (k, v) => setForm({ ...form, [k]: v });
+  async function save(e) {
+    e.preventDefault();
+    try {
+      setForm(await api("PUT", `/tutor/settings/${orgId}`, { ...form, grade: form.grade || null, language: form.language || null }));
+      setMsg(t("common.saved"));
+    } catch (err) { setMsg(err.message); }
+  }
+  return html`<form class="stack" onSubmit=${save} aria-labelledby="tutor-settings-h">
+    <h2 id="tutor-settings-h">${t("tutorset.title")}</h2>
+    <label class="check"><input type="checkbox" checked=${form.enabled} onChange=${(e) => set("enabled", e.target.checked)} /> ${t("tutorset.enabled")}</label>
+    <label class="check"><input type="checkbox" checked=${form.observers} onChange=${(e) => set("observers", e.target.checked)} /> ${t("tutorset.observers")}</label>
+    <label for="tutor-plan">${t("tutorset.plan")}</label>
+    <select id="tutor-plan" value=${form.plan} onChange=${(e) => set("plan", e.target.value)}>
+      <option value="basic">${t("tutorset.basic")}</option><option value="premium">${t("tutorset.premium")}</option></select>
+    <label for="tutor-grade">${t("tutorset.grade")}</label>
+    <input id="tutor-grade" maxlength="60" value=${form.grade || ""} onInput=${(e) => set("grade", e.target.value)} />
+    <label for="tutor-lang">${t("tutorset.language")}</label>
+    <select id="tutor-lang" value=${form.language || ""} onChange=${(e) => set("language", e.target.value)}>
+      <option value="">${t("tutorset.school_language")}</option><option value="ko">한국어</option><option value="en">English</option></select>
+    <button type="submit" class="primary">${t("common.save")}</button>
+    ${msg && html`<p role="status" class="tutor-settings-status">${msg}</p>`}
+  </form>`;
+}
