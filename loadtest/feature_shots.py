@@ -133,6 +133,27 @@ async def attachment_shots(browser: Browser, base: str, hub: HubContext, out: Pa
     await t_ctx.close()
 
 
+async def admin_shots(browser: Browser, base: str, out: Path) -> None:
+    s_ctx, student = await signed_in(browser, base, "student2@demo.dreamseed.kr", lang="en")
+    await student.locator(".conv", has_text="대화방").first.click()
+    theirs = student.locator(".msg:not(.mine)").last
+    await theirs.get_by_role("button", name="Message actions").click()
+    await theirs.get_by_role("button", name="Report").click()
+    await theirs.get_by_label("Why are you reporting this message?").fill("Rude to a classmate")
+    await theirs.locator(".report-form button[type=submit]").click()
+    await theirs.locator(".msg-status").wait_for()
+    await s_ctx.close()
+    a_ctx, admin = await signed_in(browser, base, "admin@demo.dreamseed.kr", lang="en")
+    await admin.click("[data-nav=admin]")
+    await admin.get_by_role("button", name="Make a code").click()
+    await admin.locator(".invite-status").wait_for()
+    await admin.locator("#reports-h").scroll_into_view_if_needed()
+    await shot(admin, out, "admin-reports-desktop-en")
+    await admin.locator(".report").get_by_role("button", name="Delete message").click()
+    await shot(admin, out, "admin-dialog-desktop-en")
+    await a_ctx.close()
+
+
 async def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
@@ -169,6 +190,7 @@ async def run(args: argparse.Namespace) -> None:
                     try:
                         await tutor_shots(browser, base, out)
                         await attachment_shots(browser, base, hub, out)
+                        await admin_shots(browser, base, out)
                     finally:
                         await browser.close()
             finally:
