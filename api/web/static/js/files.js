@@ -11,11 +11,12 @@ import { createStore } from "./store.js";
 // Files this device uploaded that the worker refused later (file.refused).
 export const refusals = createStore({ items: [] });
 
-export async function upload(file, onProgress, name = file.name) {
+// `orgId`: the school of the conversation it is for (someone in two schools must say which).
+export async function upload(file, onProgress, name = file.name, orgId = null) {
   const bearer = await token();
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/v1/files?name=${encodeURIComponent(name)}`);
+    xhr.open("POST", `/api/v1/files?name=${encodeURIComponent(name)}${orgId ? `&org_id=${orgId}` : ""}`);
     xhr.setRequestHeader("authorization", `Bearer ${bearer}`);
     xhr.setRequestHeader("content-type", "application/octet-stream");
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(Math.round((e.loaded / e.total) * 100)); };

@@ -76,7 +76,7 @@ export async function resume(id) {
 }
 
 export async function ask(question, orgId) {
-  const r = await c.emitAck("tutor.ask", { client_msg_id: `q-${crypto.randomUUID()}`, question, ...(orgId ? { org_id: orgId } : {}) });
+  const r = await c.emitAck("tutor.ask", { client_msg_id: `q-${crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`}`, question, ...(orgId ? { org_id: orgId } : {}) });
   put(r.answer_id, (a) => a);
   setLive(r.answer_id);
   if (!c.chat.get().conversations[r.conversation_id]) await c.loadConversations();

@@ -9,7 +9,7 @@ import { useStore } from "../store.js";
 const ACCEPT = "image/png,image/jpeg,image/webp,image/heic,application/pdf,.docx,.xlsx,.pptx,audio/*";
 
 // Uploads held by the composer until the message is sent.
-export function useUploads() {
+export function useUploads(orgId) {
   const [items, setItems] = useState([]);
   const seq = useRef(0);
   const patch = (key, change) => setItems((xs) => xs.map((x) => (x.key === key ? { ...x, ...change } : x)));
@@ -17,7 +17,7 @@ export function useUploads() {
     const key = ++seq.current;
     setItems((xs) => [...xs, { key, name: name || file.name, progress: 0, state: "uploading" }]);
     try {
-      const record = await upload(file, (progress) => patch(key, { progress }), name || file.name);
+      const record = await upload(file, (progress) => patch(key, { progress }), name || file.name, orgId);
       patch(key, { state: "ready", record, progress: 100 });
       return record;
     } catch (e) {

@@ -141,7 +141,7 @@ function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing, onSend 
   const typingSent = useRef(0);
   const idle = useRef(null);
   const area = useRef(null);
-  const uploads = useUploads();
+  const uploads = useUploads(conv.org_id);
   useEffect(() => { if (editing) { setText(editing.content); area.current?.focus(); } }, [editing]);
   useEffect(() => { if (replyTo) area.current?.focus(); }, [replyTo]);
   const readOnly = conv.kind === "announcement" && conv.my_role !== "admin";
