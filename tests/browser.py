@@ -19,6 +19,9 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-dev-shm-usage",
+    # A fake microphone that plays a tone, allowed without asking (voice messages).
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -42,7 +45,13 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 async def signed_in(
-    browser: Browser, base: str, email: str, *, phone: bool = False, lang: str = "en"
+    browser: Browser,
+    base: str,
+    email: str,
+    *,
+    phone: bool = False,
+    lang: str = "en",
+    password: str = DEMO_PASSWORD,
 ) -> tuple[BrowserContext, Page]:
     """A fresh browser context (its own session storage) logged in through the login page."""
     context = await browser.new_context(
@@ -53,7 +62,7 @@ async def signed_in(
     await page.add_init_script(f"localStorage.setItem('dreamseed.lang', '{lang}')")
     await page.goto(base + "/")
     await page.fill("#email", email)
-    await page.fill("#password", DEMO_PASSWORD)
+    await page.fill("#password", password)
     await page.click("form button[type=submit]")
     await page.wait_for_selector("nav.nav")
     return context, page

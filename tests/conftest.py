@@ -9,7 +9,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -30,6 +30,9 @@ from schema.migrate import migrate
 from tests.fcm_standin import FcmStandIn
 from tests.sockets import Client
 from tests.support import Factory, FrozenClock, User
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 _KEEP_TABLES = ("schema_migrations", "zones")
 
@@ -209,3 +212,21 @@ async def push(fcm: FcmStandIn, tmp_path: Path) -> AsyncIterator[PushSender]:
 def worker_ctx(hub_ctx: HubContext, push: PushSender) -> dict[str, Any]:
     """What the worker's jobs get in `ctx`: the in-process hub's resources, push, no e-mail."""
     return {"hub": hub_ctx, "push": push, "email": EmailSender(None, 25), "job_try": 1}
+
+
+# The browser tests' Chromium: one for the whole run (starting one takes a second or two).
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    from tests.browser import chromium
+
+    async with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+async def school(hub_server: tuple[str, Any], hub_ctx: HubContext, clean: None) -> str:
+    """The demo school, freshly seeded; returns the hub's base URL."""
+    from hub.seed import seed_demo
+
+    assert await seed_demo(hub_ctx.db)
+    return hub_server[0]

@@ -4,33 +4,23 @@ browser contexts (separate people) and watches what each of them sees."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from arq.connections import RedisSettings
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, expect
 
 from hub.context import HubContext
-from hub.seed import seed_demo
 from hub.settings import Settings
-from tests.browser import chromium, signed_in
+from tests.browser import signed_in
 from tests.burst import run_burst
 from tests.fcm_standin import FcmStandIn
 from tests.hubs import restart_hub, start_hubs
-
-TEACHER = "teacher@demo.dreamseed.kr"
-STUDENTS = [f"student{n}@demo.dreamseed.kr" for n in (1, 2, 3)]
-PARENT = "parent@demo.dreamseed.kr"
+from tests.web_support import PARENT, STUDENTS, TEACHER, answer_dialog, open_conversation
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +29,6 @@ def fcm() -> Iterator[FcmStandIn]:
     standin = FcmStandIn().start()
     yield standin
     standin.stop()
-
-
-@pytest.fixture
-async def school(hub_server: tuple[str, Any], hub_ctx: HubContext, clean: None) -> str:
-    """The demo school, freshly seeded; returns the hub's base URL."""
-    assert await seed_demo(hub_ctx.db)
-    return hub_server[0]
-
-
-async def open_conversation(page: Page, title: str) -> None:
-    await page.locator(".conv", has_text=title).first.click()
-    await expect(page.locator(".conversation h2")).to_have_text(title)
 
 
 async def test_teacher_and_student_chat_in_real_time(browser: Browser, school: str) -> None:
@@ -162,7 +140,6 @@ async def test_student_sits_a_cbt_exam_while_the_teacher_proctors(
     exam_title = "수학 단원평가 (CBT, 10분)"
     t_ctx, teacher = await signed_in(browser, school, TEACHER)
     s_ctx, student = await signed_in(browser, school, STUDENTS[0])
-    teacher.on("dialog", _accept)
     try:
         await student.click("[data-nav=exams]")
         await student.locator(".card", has_text=exam_title).get_by_role("link", name="Sit").click()
@@ -202,6 +179,7 @@ async def test_student_sits_a_cbt_exam_while_the_teacher_proctors(
             "data-left", re.compile("|".join(str(before + 300 - d) for d in range(0, 10)))
         )
         await row.get_by_role("button", name="End").click()
+        await answer_dialog(teacher, "End this student's attempt?", "End")
         await expect(student.locator("[data-result=submitted]")).to_be_visible()
         await expect(row).to_have_attribute("data-status", "submitted")
     finally:
@@ -215,10 +193,6 @@ _HIDE_AND_SHOW = """() => {
         document.dispatchEvent(new Event("visibilitychange"));
     }
 }"""
-
-
-async def _accept(dialog: Dialog) -> None:
-    await dialog.accept()
 
 
 async def test_page_reconnects_after_a_hub_restart_and_shows_missed_messages_once(
@@ -307,9 +281,9 @@ async def test_reply_edit_delete_and_search_reach_the_other_person(
         edited = teacher.locator(".msg", has_text="다시 한 번 설명해 주세요")
         await expect(edited.locator(".meta")).to_contain_text("(edited)")
 
-        student.on("dialog", _accept)
         await mine.get_by_role("button", name="Message actions").click()
         await mine.get_by_role("button", name="Delete").click()
+        await answer_dialog(student, "Delete this message?", "Delete")
         await expect(edited).to_have_count(0)
         await expect(teacher.locator(".msg .bubble em").last).to_have_text(
             "This message was deleted"
@@ -378,10 +352,10 @@ async def test_teacher_creates_a_group_and_students_see_it_with_its_first_messag
         await expect(group.locator(".badge.unread")).to_have_text("1")
 
         # Removed, the group leaves the student's list at once; added back, it returns.
-        teacher.on("dialog", _accept)
         await teacher.get_by_role("button", name="Info").click()
         info = teacher.get_by_role("region", name="Info")
         await info.locator(".members li", has_text="정하준").get_by_role("button").click()
+        await answer_dialog(teacher, "Remove this member?", "Remove")
         await expect(group).to_have_count(0)
         await info.get_by_label("정하준 (Hajun Jung)").check()
         await info.get_by_role("button", name="Add members").click()
@@ -494,7 +468,9 @@ async def test_notification_centre_shows_the_workers_alert_live_and_marks_it_rea
         await parent.click("[data-nav=links]")
         await parent.fill("#link-email", STUDENTS[2])
         await parent.click("text=Request link")
-        await expect(parent.locator(".card[data-status=pending]")).to_have_count(1)
+        # The parent is told nothing about the address until the student approves.
+        await expect(parent.get_by_role("status")).to_contain_text("Request sent")
+        await expect(parent.locator(".card[data-status=pending]")).to_have_count(0)
         queue = worker_ctx["hub"].keys.job_queue
         worker = await run_burst(RedisSettings.from_dsn(settings.redis_dsn), queue, worker_ctx)
         assert worker.jobs_failed == 0

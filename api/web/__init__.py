@@ -7,6 +7,8 @@ origin and never inline, so a message that slips HTML past the client still cann
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -14,6 +16,7 @@ from starlette.routing import Route
 from api.web.assets import Assets
 from hub.context import HubContext
 from hub.seed import demo_logins
+from hub.settings import Settings
 
 _ASSETS = Assets()
 _BASE_CSP = (
@@ -32,9 +35,26 @@ _PAGE_HEADERS = {
 }
 
 
+def app_csp(settings: Settings) -> str:
+    """The app's policy; with S3 storage, signed file URLs point at the bucket's origin, so
+    `<img>` and `<audio>` may load from there too (nothing else may)."""
+    if settings.file_storage != "s3":
+        return APP_CSP
+    if settings.s3_endpoint_url:
+        parts = urlsplit(settings.s3_endpoint_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    else:
+        origin = "https://*.amazonaws.com"
+    return APP_CSP.replace("img-src 'self'", f"img-src 'self' {origin}").replace(
+        "media-src 'self'", f"media-src 'self' {origin}"
+    )
+
+
 async def app_page(request: Request) -> Response:
+    ctx: HubContext = request.app.state.ctx
+    csp = app_csp(ctx.settings)
     return _ASSETS.response(
-        request, "index.html", {**_PAGE_HEADERS, "content-security-policy": APP_CSP}
+        request, "index.html", {**_PAGE_HEADERS, "content-security-policy": csp}
     )
 
 

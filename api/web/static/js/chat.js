@@ -222,8 +222,8 @@ export function markRead(cid, seq) {
 
 const newId = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 
-export function send(cid, content, { replyTo = null, ackRequired = false } = {}) {
-  const pending = { client_msg_id: newId(), content, reply_to: replyTo, ack_required: ackRequired, status: "sending", created_at: new Date().toISOString() };
+export function send(cid, content, { replyTo = null, ackRequired = false, attachments = null, messageType = "text" } = {}) {
+  const pending = { client_msg_id: newId(), content, reply_to: replyTo, ack_required: ackRequired, attachments, message_type: messageType, status: "sending", created_at: new Date().toISOString() };
   putThread(cid, (t) => ({ ...t, pending: [...t.pending, pending] }));
   return deliver(cid, pending);
 }
@@ -237,6 +237,7 @@ export function retry(cid, clientMsgId) {
 
 async function deliver(cid, p) {
   const body = { conversation_id: cid, client_msg_id: p.client_msg_id, content: p.content, reply_to: p.reply_to, ack_required: p.ack_required };
+  if (p.attachments) Object.assign(body, { attachment_ids: p.attachments.map((f) => f.id), message_type: p.message_type });
   let ack;
   try {
     if (!socketRef || !socketRef.connected) throw new Error("offline");
@@ -249,7 +250,7 @@ async function deliver(cid, p) {
     return ack;
   }
   const me = chat.get().me;
-  receive({ id: ack.id, seq: ack.seq, created_at: ack.created_at, conversation_id: cid, sender_id: me.id, client_msg_id: p.client_msg_id, content: p.content, reply_to: p.reply_to, ack_required: p.ack_required, message_type: "text", change_seq: 0, edited_at: null, deleted_at: null });
+  receive({ id: ack.id, seq: ack.seq, created_at: ack.created_at, conversation_id: cid, sender_id: me.id, client_msg_id: p.client_msg_id, content: p.content, reply_to: p.reply_to, ack_required: p.ack_required, message_type: p.message_type || "text", attachments: p.attachments ? p.attachments.map((f) => ({ ...f, transcript: null })) : undefined, change_seq: 0, edited_at: null, deleted_at: null });
   return ack;
 }
 

@@ -4,6 +4,8 @@
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { accessExpiresIn, refresh, token } from "./api.js";
 import * as chat from "./chat.js";
+import * as tutor from "./tutor.js";
+import * as files from "./files.js";
 
 let renewTimer = null;
 
@@ -45,6 +47,8 @@ export function connect() {
   for (const name of ["parent_link.requested", "parent_link.approved", "parent_link.rejected", "parent_link.expired"]) {
     s.on(name, (e) => window.dispatchEvent(new CustomEvent("ds:links", { detail: { name, ...e } })));
   }
+  tutor.bind(s);
+  files.bind(s);
   s.on("exam.finished", (e) => window.dispatchEvent(new CustomEvent("ds:exam-finished", { detail: e })));
   return s;
 }

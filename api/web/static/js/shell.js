@@ -18,6 +18,8 @@ import { Proctor } from "./screens/proctor.js";
 import { Dashboard } from "./screens/dashboard.js";
 import { Links } from "./screens/links.js";
 import { Admin } from "./screens/admin.js";
+import { Dialogs } from "./dialog.js";
+import { Tutor } from "./screens/tutor.js";
 
 function screenFor(parts) {
   switch (parts[0]) {
@@ -30,6 +32,7 @@ function screenFor(parts) {
     case "dashboard": return html`<${Dashboard} />`;
     case "links": return html`<${Links} />`;
     case "admin": return html`<${Admin} />`;
+    case "tutor": return html`<${Tutor} />`;
     default: return html`<${Chats} />`;
   }
 }
@@ -50,6 +53,7 @@ export function Shell() {
   const here = parts[0] === "c" ? "chats" : parts[0] === "exam" ? "exams" : parts[0];
   const items = [
     ["chats", t("nav.chats"), unread],
+    isStudent(me) && ["tutor", t("nav.tutor"), 0],
     ["notifications", t("nav.notifications"), badge],
     (isStaff(me) || isStudent(me)) && ["exams", t("nav.exams"), 0],
     ["dashboard", t("nav.dashboard"), 0],
@@ -79,5 +83,6 @@ export function Shell() {
         <${Banner} />
         ${screenFor(parts)}
       </div>
+      <${Dialogs} />
     </div>`;
 }

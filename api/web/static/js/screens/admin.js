@@ -5,6 +5,7 @@ import { chat } from "../chat.js";
 import { formatDateTime, t } from "../i18n.js";
 import { firstOrg } from "../roles.js";
 import { useStore } from "../store.js";
+import { Invitations, ReportQueue, RosterImport, TutorSettings } from "./admin_school.js";
 
 function Audit() {
   const [items, setItems] = useState(null);
@@ -41,7 +42,11 @@ export function Admin() {
     <ul>${(classes || []).map((c) => html`<li>${c.name}</li>`)}</ul>
     <form class="stack" onSubmit=${addClass}><label for="class-name">${t("admin.new_class")}</label>
       <input id="class-name" required value=${name} onInput=${(e) => setName(e.target.value)} />
-      <button type="submit">${t("new.create")}</button></form>`}
+      <button type="submit">${t("new.create")}</button></form>
+    <${ReportQueue} orgId=${orgId} />
+    <${Invitations} orgId=${orgId} classes=${classes} />
+    <${RosterImport} classes=${classes} />
+    <${TutorSettings} orgId=${orgId} />`}
     <h2>${t("admin.audit")}</h2>
     <${Audit} />
   </section>`;

@@ -12,7 +12,9 @@ function preview(conv) {
   const m = conv.last_message;
   if (!m) return t("chat.empty");
   if (m.deleted_at) return t("msg.deleted");
-  return m.content || "";
+  if (m.content) return m.content;
+  if (m.message_type === "voice") return t("file.voice");
+  return (m.attachments || []).map((f) => f.name).join(", ");
 }
 
 function Search({ onClose }) {
@@ -63,10 +65,10 @@ export function ConversationList({ openId }) {
     ${searching && html`<${Search} onClose=${() => setSearching(false)} />`}
     <ul class="convs">
       ${convs.map((c) => html`<li>
-        <a href=${`#/c/${c.id}`} class=${`conv ${c.id === openId ? "active" : ""}`} aria-current=${c.id === openId ? "true" : undefined} data-conversation=${c.id}>
+        <a href=${c.kind === "tutor" ? "#/tutor" : `#/c/${c.id}`} class=${`conv ${c.id === openId ? "active" : ""}`} aria-current=${c.id === openId ? "true" : undefined} data-conversation=${c.id}>
           <span class=${`kind kind-${c.kind}`} aria-hidden="true"></span>
           <span class="conv-main">
-            <span class="conv-title">${displayTitle(c, state)}</span>
+            <span class="conv-title">${c.kind === "tutor" && !c.title ? t("tutor.title") : displayTitle(c, state)}</span>
             <span class="conv-last">${preview(c)}</span>
           </span>
           <span class="conv-side">

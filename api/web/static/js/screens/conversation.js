@@ -9,6 +9,9 @@ import { queryPresence } from "../realtime.js";
 import { useStore } from "../store.js";
 import { ConversationInfo } from "./conversation_info.js";
 import { ReadList } from "./read_list.js";
+import { confirmDialog, noticeDialog } from "../dialog.js";
+import { Attachments } from "../files.js";
+import { AttachButton, UploadList, useUploads, VoiceButton } from "./attach.js";
 
 const WINDOW = 120;
 const STEP = 40;
@@ -92,7 +95,8 @@ function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, 
     ${!mine && conv.kind !== "direct" && html`<span class="sender">${names[m.sender_id] || ""}</span>`}
     <div class="bubble">
       ${reply && html`<blockquote class="reply-quote">${reply.deleted_at ? t("msg.deleted") : reply.content}</blockquote>`}
-      ${m.deleted_at ? html`<em class="muted">${t("msg.deleted")}</em>` : html`<span class="text">${m.content}</span>`}
+      ${!m.deleted_at && m.attachments?.length > 0 && html`<${Attachments} m=${m} />`}
+      ${m.deleted_at ? html`<em class="muted">${t("msg.deleted")}</em>` : (m.content || !m.attachments?.length) && html`<span class="text">${m.content}</span>`}
       ${m.ack_required && html`<span class="ack-tag">${t("msg.ack_required")}</span>`}
     </div>
     <div class="meta">
@@ -106,7 +110,7 @@ function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, 
     ${menu && html`<div class="msg-actions" role="group" aria-label=${t("msg.menu")}>
       ${(conv.kind !== "announcement" || admin) && html`<button type="button" onClick=${() => { setMenu(false); onReply(m); }}>${t("msg.reply")}</button>`}
       ${mine && html`<button type="button" onClick=${() => { setMenu(false); onEdit(m); }}>${t("msg.edit")}</button>`}
-      ${(mine || admin) && html`<button type="button" onClick=${() => act(async () => { if (confirm(t("msg.delete_confirm"))) await c.emitAck("message.delete", { message_id: m.id }); })}>${t("msg.delete")}</button>`}
+      ${(mine || admin) && html`<button type="button" onClick=${() => act(async () => { if (await confirmDialog(t("msg.delete_confirm"), t("msg.delete"))) await c.emitAck("message.delete", { message_id: m.id }); })}>${t("msg.delete")}</button>`}
       ${!mine && html`<button type="button" onClick=${() => { setMenu(false); setReporting(true); }}>${t("msg.report")}</button>`}
       ${mine && admin && conv.kind !== "direct" && html`<button type="button" onClick=${() => { setMenu(false); onReadList(m); }}>${t("msg.read_list")}</button>`}
     </div>`}
@@ -122,7 +126,7 @@ function BubbleView({ m, conv, participants, me, names, reply, onReply, onEdit, 
 
 function Pending({ p, cid }) {
   return html`<li class=${`msg mine pending ${p.status}`} data-client-msg-id=${p.client_msg_id}>
-    <div class="bubble"><span class="text">${p.content}</span></div>
+    <div class="bubble">${p.attachments && html`<span class="muted">${p.attachments.map((f) => f.name).join(", ")}</span>`}<span class="text">${p.content}</span></div>
     <div class="meta">
       ${p.status === "sending" ? html`<span class="muted">${t("msg.sending")}</span>`
         : html`<span class="error">${t("msg.failed")}</span>
@@ -137,6 +141,7 @@ function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing, onSend 
   const typingSent = useRef(0);
   const idle = useRef(null);
   const area = useRef(null);
+  const uploads = useUploads(conv.org_id);
   useEffect(() => { if (editing) { setText(editing.content); area.current?.focus(); } }, [editing]);
   useEffect(() => { if (replyTo) area.current?.focus(); }, [replyTo]);
   const readOnly = conv.kind === "announcement" && conv.my_role !== "admin";
@@ -158,21 +163,32 @@ function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing, onSend 
   async function submit(e) {
     e?.preventDefault();
     const content = text;
-    if (!content.trim()) return;
+    const files = editing ? [] : uploads.ready;
+    if (!content.trim() && !files.length) return;
+    if (uploads.busy && !editing) return;
     setText("");
     clearTimeout(idle.current);
     typing(false);
     if (editing) {
       const m = editing;
       setEditing(null);
-      try { await c.emitAck("message.edit", { message_id: m.id, content }); } catch (err) { alert(err.message); }
+      try { await c.emitAck("message.edit", { message_id: m.id, content }); } catch (err) { noticeDialog(err.message); }
       return;
     }
     const reply = replyTo;
     setReplyTo(null);
     await onSend();
-    c.send(cid, content, { replyTo: reply ? reply.id : null, ackRequired: ack });
+    const kind = files.length ? (files.every((f) => f.kind === "image") ? "image" : "file") : "text";
+    c.send(cid, content, { replyTo: reply ? reply.id : null, ackRequired: ack, attachments: files.length ? files : null, messageType: kind });
+    uploads.clear();
     setAck(false);
+  }
+  async function voice(blob, name) {
+    const record = await uploads.add(blob, name);
+    if (!record) return;
+    uploads.clear();
+    await onSend();
+    c.send(cid, "", { attachments: [record], messageType: "voice" });
   }
   function onKey(e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
@@ -183,11 +199,14 @@ function Composer({ cid, conv, replyTo, setReplyTo, editing, setEditing, onSend 
       <span>${editing ? t("msg.editing") : t("msg.replying", { text: (replyTo.content || "").slice(0, 60) })}</span>
       <button type="button" class="link" onClick=${() => { setReplyTo(null); setEditing(null); setText(""); }}>${t("common.cancel")}</button>
     </div>`}
+    <${UploadList} uploads=${uploads} />
+    <${AttachButton} uploads=${uploads} />
     <label for="composer-text" class="sr-only">${t("chat.message")}</label>
     <textarea id="composer-text" ref=${area} rows="1" placeholder=${t("chat.placeholder")} value=${text}
       onInput=${onInput} onKeyDown=${onKey} onBlur=${() => typing(false)}></textarea>
     ${conv.kind === "announcement" && html`<label class="check"><input type="checkbox" checked=${ack} onChange=${(e) => setAck(e.target.checked)} /> ${t("msg.ack_required")}</label>`}
-    <button type="submit" class="primary">${editing ? t("common.save") : t("chat.send")}</button>
+    ${!editing && !text && !uploads.ready.length ? html`<${VoiceButton} onRecorded=${voice} />`
+      : html`<button type="submit" class="primary" disabled=${uploads.busy}>${editing ? t("common.save") : t("chat.send")}</button>`}
   </form>`;
 }
 

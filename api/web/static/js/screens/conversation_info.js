@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { chat, loadDetail, thread } from "../chat.js";
 import { t } from "../i18n.js";
 import { useStore } from "../store.js";
+import { confirmDialog, noticeDialog } from "../dialog.js";
 
 function NotifySettings({ cid }) {
   const [s, setS] = useState(null);
@@ -49,8 +50,8 @@ export function ConversationInfo({ cid, conv, onClose }) {
   const me = useStore(chat, (s) => s.me);
   const admin = conv.my_role === "admin" && conv.kind !== "direct";
   async function remove(uid) {
-    if (!confirm(t("members.remove_confirm"))) return;
-    try { await api("DELETE", `/conversations/${cid}/participants/${uid}`); await loadDetail(cid); } catch (e) { alert(e.message); }
+    if (!(await confirmDialog(t("members.remove_confirm"), t("members.remove")))) return;
+    try { await api("DELETE", `/conversations/${cid}/participants/${uid}`); await loadDetail(cid); } catch (e) { noticeDialog(e.message); }
   }
   return html`<div class="panel" role="region" aria-label=${t("chat.info")}>
     <div class="panel-head"><h3>${t("chat.info")}</h3><button type="button" class="link" onClick=${onClose}>${t("common.close")}</button></div>

@@ -4,6 +4,7 @@ import { html, useEffect, useRef, useState } from "../lib.js";
 import { api, ApiError } from "../api.js";
 import { t } from "../i18n.js";
 import { watchExam } from "../proctoring.js";
+import { confirmDialog } from "../dialog.js";
 
 function Countdown({ deadline }) {
   const [now, setNow] = useState(Date.now());
@@ -80,7 +81,7 @@ export function SitExam({ examId }) {
     try { take((await api("POST", `/attempts/${attempt.id}/answers`, { item_id: q.item_id, choice })).attempt); } catch (e) { setError(e.message); } finally { setBusy(false); }
   }
   async function submit() {
-    if (!confirm(t("exam.submit_confirm"))) return;
+    if (!(await confirmDialog(t("exam.submit_confirm"), t("exam.submit")))) return;
     try { take(await api("POST", `/exams/${examId}/submit`, { attempt_id: attempt.id })); } catch (e) { setError(e.message); }
   }
   return html`<section class="page exam-sit">

@@ -4,6 +4,7 @@ import { html, useEffect, useRef, useState } from "../lib.js";
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { api, token } from "../api.js";
 import { formatTime, t } from "../i18n.js";
+import { confirmDialog, promptDialog } from "../dialog.js";
 
 export function Proctor({ examId }) {
   const [exam, setExam] = useState(null);
@@ -58,9 +59,9 @@ export function Proctor({ examId }) {
         <td>${a.score}/${a.max_score}</td>
         <td data-flags=${a.flags.info + a.flags.warning + a.flags.serious}>${a.flags.serious ? html`<span class="flag-serious">${a.flags.serious}</span> / ` : ""}${a.flags.warning} / ${a.flags.info}</td>
         <td class="actions">${a.status === "active" && html`
-          <button type="button" class="small" onClick=${() => { const m = prompt(t("proctor.warn_text"), t("proctor.warn_default")); if (m) command("warn", { attempt_id: a.attempt_id, message: m }); }}>${t("proctor.warn")}</button>
+          <button type="button" class="small" onClick=${async () => { const m = await promptDialog(t("proctor.warn_text"), t("proctor.warn_default"), t("proctor.warn")); if (m) command("warn", { attempt_id: a.attempt_id, message: m }); }}>${t("proctor.warn")}</button>
           <button type="button" class="small" onClick=${() => command("extend", { attempt_id: a.attempt_id, seconds: 300 })}>${t("proctor.extend")}</button>
-          <button type="button" class="small" onClick=${() => { if (confirm(t("proctor.end_confirm"))) command("end", { attempt_id: a.attempt_id, reason: "ended by proctor" }); }}>${t("proctor.end")}</button>`}</td>
+          <button type="button" class="small" onClick=${async () => { if (await confirmDialog(t("proctor.end_confirm"), t("proctor.end"))) command("end", { attempt_id: a.attempt_id, reason: "ended by proctor" }); }}>${t("proctor.end")}</button>`}</td>
       </tr>`)}</tbody></table>
     ${roster && roster.attempts.length === 0 && html`<p class="muted">${t("exam.no_attempts")}</p>`}
     <h2>${t("proctor.flags")}</h2>

@@ -2,6 +2,7 @@
 import { html, useEffect, useState } from "../lib.js";
 import { api } from "../api.js";
 import { lang, setLanguage, t, useLang } from "../i18n.js";
+import { JoinWithCode } from "./join.js";
 
 export function Settings() {
   const code = useLang();
@@ -43,5 +44,6 @@ export function Settings() {
       <button type="submit" class="primary">${t("common.save")}</button>
       ${msg && html`<p role="status">${msg}</p>`}
     </form>`}
+    <${JoinWithCode} />
   </section>`;
 }
