@@ -330,6 +330,10 @@ async def test_admin_invites_with_a_code_revokes_one_and_imports_a_roster(
                 "email": "newkid@example.kr",
                 "password": "new-kid-pass-1",
                 "display_name": "새친구",
+                "consents": [
+                    {"kind": kind, "version": "2026-01", "granted": True}
+                    for kind in ("terms_of_service", "privacy_policy", "data_processing")
+                ],
             },
         )
         assert made.status_code == 201, made.text
