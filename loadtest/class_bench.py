@@ -21,50 +21,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hub.exams.cat import CatBank, CatEngine, ExposureControl
-from hub.exams.irt import FloatArray, ItemBank, prob
+from hub.exams.cat import ExposureControl
+from hub.exams.simulation import ClassRun, random_bank, sit_class
 
 BANK, R_MAX = 200, 0.2
 
 
-def sit(
-    rng: np.random.Generator, size: int, warmup: float | None, *, together: bool
-) -> tuple[FloatArray, FloatArray, FloatArray, float]:
-    bank = ItemBank.from_params(
-        rng.lognormal(0.0, 0.3, BANK), rng.normal(0.0, 1.0, BANK), rng.uniform(0.1, 0.25, BANK)
-    )
-    cat = CatBank(bank)
+def sit(rng: np.random.Generator, size: int, warmup: float | None, *, together: bool) -> ClassRun:
+    bank = random_bank(rng, BANK)
     truth = rng.normal(0.0, 1.0, size)
     draws = rng.random((size, BANK))
     exposure = ExposureControl(BANK, r_max=R_MAX, warmup=warmup)
-
-    def answer(s: int, e: CatEngine, item: int) -> None:
-        p = prob(truth[s], bank.a[item], bank.b[item], bank.c[item])
-        e.update(item, bool(draws[s, item] < p))
-
-    def engine() -> CatEngine:
-        return CatEngine(cat, rng, top_k=3, se_stop=0.3, max_items=50, exposure=exposure)
-
-    if together:
-        engines = [engine() for _ in range(size)]
-        while not all(e.done for e in engines):
-            for s, e in enumerate(engines):
-                if (item := e.next_item()) is not None:
-                    answer(s, e, item)
-    else:
-        engines = []
-        for s in range(size):
-            e = engine()
-            while (item := e.next_item()) is not None:
-                answer(s, e, item)
-            engines.append(e)
-    theta = np.asarray([e.theta for e in engines])
-    return (
-        (theta - truth) ** 2,
-        np.asarray([len(e.items) for e in engines], dtype=np.float64),
-        np.asarray([e.se for e in engines]),
-        float(exposure.rates().max()),
-    )
+    return sit_class(rng, bank, truth, draws, exposure, together=together)
 
 
 def main() -> None:
@@ -82,10 +50,10 @@ def main() -> None:
         for together in (False, True):
             rng = np.random.default_rng(args.seed)
             runs = [sit(rng, size, warmup, together=together) for _ in range(args.classes)]
-            sq = np.stack([r[0] for r in runs])
-            length = np.stack([r[1] for r in runs])
-            se = np.stack([r[2] for r in runs])
-            top = np.asarray([r[3] for r in runs])
+            sq = np.stack([r.squared_errors for r in runs])
+            length = np.stack([r.lengths for r in runs])
+            se = np.stack([r.standard_errors for r in runs])
+            top = np.asarray([r.max_exposure for r in runs])
             cells = "  ".join(
                 f"      {np.sqrt(sq[:, lo:hi].mean()):.3f} {length[:, lo:hi].mean():5.1f} "
                 f"{se[:, lo:hi].mean():.3f}"

@@ -3,64 +3,27 @@ well as the last ones, whether they start one after another or all at once (pure
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
-from hub.exams import demo
-from hub.exams.cat import CatBank, CatEngine, ExposureControl
-from hub.exams.irt import FloatArray, ItemBank, prob
+from hub.exams import demo, simulation
+from hub.exams.cat import ExposureControl
+from hub.exams.irt import FloatArray
+from hub.exams.simulation import ClassRun, random_bank
 
 CLASS, BANK, CLASSES, R_MAX = 30, 200, 24, 0.2
-
-
-@dataclass(frozen=True)
-class ClassRun:
-    squared_errors: FloatArray  # per student, in the order they started
-    lengths: FloatArray
-    max_exposure: float
 
 
 def sit_class(seed: int, *, together: bool) -> ClassRun:
     """One class on a fresh bank. Students k and k+20 share θ and random draws (paired)."""
     rng = np.random.default_rng(seed)
-    bank = ItemBank.from_params(
-        rng.lognormal(0.0, 0.3, BANK), rng.normal(0.0, 1.0, BANK), rng.uniform(0.1, 0.25, BANK)
-    )
-    cat = CatBank(bank)
+    bank = random_bank(rng, BANK)
     truth = rng.normal(0.0, 1.0, CLASS)
     truth[-10:] = truth[:10]
     draws = rng.random((CLASS, BANK))
     draws[-10:] = draws[:10]
     exposure = ExposureControl(BANK, r_max=R_MAX)
-
-    def engine() -> CatEngine:
-        return CatEngine(cat, rng, top_k=3, se_stop=0.3, max_items=50, exposure=exposure)
-
-    def answer(student: int, e: CatEngine, item: int) -> None:
-        p = prob(truth[student], bank.a[item], bank.b[item], bank.c[item])
-        e.update(item, bool(draws[student, item] < p))
-
-    if together:  # everyone starts, then each answers in turn
-        engines = [engine() for _ in range(CLASS)]
-        while not all(e.done for e in engines):
-            for s, e in enumerate(engines):
-                if (item := e.next_item()) is not None:
-                    answer(s, e, item)
-    else:
-        engines = []
-        for s in range(CLASS):
-            e = engine()
-            while (item := e.next_item()) is not None:
-                answer(s, e, item)
-            engines.append(e)
-    theta = np.asarray([e.theta for e in engines])
-    return ClassRun(
-        (theta - truth) ** 2,
-        np.asarray([len(e.items) for e in engines], dtype=np.float64),
-        float(exposure.rates().max()),
-    )
+    return simulation.sit_class(rng, bank, truth, draws, exposure, together=together)
 
 
 def _no_worse(first: FloatArray, last: FloatArray) -> bool:
