@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from arq.worker import Worker
-from prometheus_client import REGISTRY
 
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
@@ -21,7 +19,15 @@ from tests.exam_support import make_class
 from tests.model_standin import HARMFUL_TOKENS, ModelStandIn
 from tests.sockets import Client
 from tests.support import Factory, User, history, listing
-from tests.tutor_support import Answer, follow, question_id, tutor_settings, tutor_worker
+from tests.tutor_support import (
+    Answer,
+    ask,
+    follow,
+    question_id,
+    sample,
+    tutor_settings,
+    tutor_worker,
+)
 
 Connect = Callable[[User], Awaitable[Client]]
 
@@ -50,17 +56,6 @@ def tutored(
     hub_ctx.settings = tutor_settings(settings, standin.base_url)
     yield hub_ctx
     hub_ctx.settings = settings
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def ask(client: Client, question: str, **extra: Any) -> dict[str, Any]:
-    ack: dict[str, Any] = await client.call(
-        "tutor.ask", {"client_msg_id": question_id(), "question": question, **extra}
-    )
-    return ack
 
 
 async def test_answer_streams_and_is_stored_as_a_message(

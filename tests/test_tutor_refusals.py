@@ -7,13 +7,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from arq.worker import Worker
-from prometheus_client import REGISTRY
 
 from hub.context import HubContext
 from hub.settings import Settings
@@ -25,7 +23,15 @@ from tests.exam_support import make_exam, make_items, start
 from tests.model_standin import ModelStandIn, answer_tokens
 from tests.sockets import Client
 from tests.support import Factory, User
-from tests.tutor_support import Answer, follow, question_id, tutor_settings, tutor_worker
+from tests.tutor_support import (
+    Answer,
+    ask,
+    follow,
+    question_id,
+    sample,
+    tutor_settings,
+    tutor_worker,
+)
 
 Connect = Callable[[User], Awaitable[Client]]
 DEAD_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, connections refused
@@ -56,17 +62,6 @@ def tutored(
     hub_ctx.settings = tutor_settings(settings, standin.base_url, tutor_max_in_flight=3)
     yield hub_ctx
     hub_ctx.settings = settings
-
-
-def sample(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def ask(client: Client, question: Any, **extra: Any) -> dict[str, Any]:
-    ack: dict[str, Any] = await client.call(
-        "tutor.ask", {"client_msg_id": question_id(), "question": question, **extra}
-    )
-    return ack
 
 
 INJECTIONS = [

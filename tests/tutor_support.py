@@ -14,6 +14,7 @@ from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from prometheus_client import REGISTRY
 
 from hub.keys import RedisKeys
 from hub.settings import Settings
@@ -73,6 +74,19 @@ async def tutor_worker(settings: Settings) -> AsyncIterator[Worker]:
 
 def question_id() -> str:
     return f"q-{secrets.token_hex(6)}"
+
+
+def sample(name: str, **labels: str) -> float:
+    """A Prometheus sample of this process (0 before the first observation)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def ask(client: Client, question: Any, **extra: Any) -> dict[str, Any]:
+    """tutor.ask with a fresh client_msg_id; the ack."""
+    ack: dict[str, Any] = await client.call(
+        "tutor.ask", {"client_msg_id": question_id(), "question": question, **extra}
+    )
+    return ack
 
 
 @dataclass
