@@ -15,7 +15,7 @@ import asyncpg
 
 from hub import metrics
 from hub.accounts import audit
-from hub.chat import attachments, policy, profanity, search
+from hub.chat import attachments, policy, profanity, search, writes
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.clock import wire_time
@@ -42,19 +42,18 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
             earlier = await _stored(conn, actor.user_id, body)
         if earlier is None:
             raise
-        return earlier
-    try:
-        # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
-        async with ctx.db.acting_lean(actor.user_id) as conn:
-            event = await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
-    except asyncpg.UniqueViolationError:
-        event = None  # a concurrent retry of the same client_msg_id committed first
-    if event is None or "stored" in event:
-        async with ctx.db.acting(actor.user_id) as conn:
-            stored = await _stored(conn, actor.user_id, body)
+        return _same_conversation(earlier, body)
+    event = await _write_batched(ctx, actor, body) if _batchable(body) else None
+    if event is None:
+        event = await _write_alone(ctx, actor, body)
+    if "stored" in event:
+        stored = event.get("ack")
+        if stored is None:
+            async with ctx.db.acting(actor.user_id) as conn:
+                stored = await _stored(conn, actor.user_id, body)
         if stored is None:
             raise DomainError(ErrorCode.CONFLICT, "The message could not be stored; retry it")
-        return stored
+        return _same_conversation(stored, body)
     metrics.MESSAGES.labels("sent").inc()
     try:
         await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
@@ -64,6 +63,62 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
         if as_unavailable(exc, "socket") is None:
             raise
     return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
+
+
+def _batchable(body: SendMessage) -> bool:
+    """Clean text without files goes through the group commit; the rest, alone."""
+    return not body.attachment_ids and profanity.moderate(body.content).clean
+
+
+async def _write_batched(
+    ctx: HubContext, actor: Actor, body: SendMessage
+) -> dict[str, Any] | None:
+    """Store through the process's group commit (hub/chat/writes.py); None: the message
+    needs the full single-message path (a rule the batch function leaves to it)."""
+    now = ctx.clock()
+    written = await writes.of(ctx).write(
+        writes.Draft(
+            sender_id=actor.user_id,
+            conversation_id=body.conversation_id,
+            client_msg_id=body.client_msg_id,
+            content=body.content,
+            message_type=body.message_type,
+            reply_to=body.reply_to,
+            ack_required=body.ack_required,
+            urgent=body.urgent,
+            tokens=search.tokens(body.content),
+            now=now,
+        )
+    )
+    if written.outcome is writes.Outcome.WRITTEN:
+        return message_event(written.row)
+    if written.outcome is writes.Outcome.STORED:
+        row = written.row
+        ack = {k: row[k] for k in ("id", "seq", "created_at", "conversation_id")}
+        return {"stored": True, "ack": ack}
+    if written.outcome is writes.Outcome.REFUSED:
+        raise not_found("Conversation")
+    return None
+
+
+async def _write_alone(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
+    """The full single-message path: every rule in Python, one acting-user transaction."""
+    try:
+        # Two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
+        async with ctx.db.acting_lean(actor.user_id) as conn:
+            return await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
+    except asyncpg.UniqueViolationError:
+        return {"stored": True}  # a concurrent retry of the same client_msg_id committed first
+
+
+def _same_conversation(stored: dict[str, Any], body: SendMessage) -> dict[str, Any]:
+    if stored["conversation_id"] != body.conversation_id:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            "This client_msg_id was already used in another conversation",
+            field="client_msg_id",
+        )
+    return {"id": stored["id"], "seq": stored["seq"], "created_at": stored["created_at"]}
 
 
 async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
@@ -85,15 +140,7 @@ async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[st
         user_id,
         body.client_msg_id,
     )
-    if row is None:
-        return None
-    if row["conversation_id"] != body.conversation_id:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            "This client_msg_id was already used in another conversation",
-            field="client_msg_id",
-        )
-    return {"id": row["id"], "seq": row["seq"], "created_at": row["created_at"]}
+    return None if row is None else dict(row)
 
 
 # Everything the send rules need, in one round trip: the caller's role, whether this
