@@ -706,9 +706,7 @@ async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
             # is still queued, and acks may trail deliveries); server = hub + PostgreSQL + Redis
             **{
                 f"{name}_cpu_per_message_ms": value
-                for name, value in per_unit(
-                    timing, max(flow.acks, len(delivered_all)), 1e3
-                ).items()
+                for name, value in per_unit(timing, max(flow.acks, len(delivered_all)), 1e3).items()
             },
             **timing,
             "other_events": dict(flow.other_events),

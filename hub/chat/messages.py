@@ -70,9 +70,7 @@ def _batchable(body: SendMessage) -> bool:
     return not body.attachment_ids and profanity.moderate(body.content).clean
 
 
-async def _write_batched(
-    ctx: HubContext, actor: Actor, body: SendMessage
-) -> dict[str, Any] | None:
+async def _write_batched(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any] | None:
     """Store through the process's group commit (hub/chat/writes.py); None: the message
     needs the full single-message path (a rule the batch function leaves to it)."""
     now = ctx.clock()

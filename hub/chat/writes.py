@@ -35,7 +35,10 @@ from hub.db import Database
 logger = logging.getLogger("dreamseed.chat.writes")
 
 MAX_BATCH = 64
-MAX_IN_FLIGHT = 2
+# One batch in flight: the seqs of a conversation then follow the order in which this process
+# received its messages (two batches in flight could lock a conversation in either order).
+# The next batch fills while PostgreSQL flushes this one.
+MAX_IN_FLIGHT = 1
 
 _WRITE = "SELECT * FROM app_send_messages($1::jsonb)"
 
@@ -128,8 +131,9 @@ class MessageWriter:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
                 return
-            logger.warning("a batch of %d messages failed (%s): writing them one by one",
-                           len(batch), exc)
+            logger.warning(
+                "a batch of %d messages failed (%s): writing them one by one", len(batch), exc
+            )
             for one in batch:
                 await self._flush([one])
             return
