@@ -89,28 +89,30 @@ async def test_concurrent_senders_get_gap_free_seqs_through_the_batches(
     """60 writes from three senders into two conversations, in batches of at most 8: each
     conversation's seqs are exactly 1..N and last_seq is N; with one batch in flight (the
     default) they follow the arrival order, with two they may not, but still have no gap."""
+    first = await classroom(api, factory, students=2)
+    second = await classroom(api, factory, students=2)
+    who = [lambda r: r.teacher.id, lambda r: r.students[0].id, lambda r: r.students[1].id]
+    plan = [(first if n % 3 else second, n % 3) for n in range(60)]
+    stored = {first.id: 0, second.id: 0}
     for in_flight in (1, 2):
-        first = await classroom(api, factory, students=2)
-        second = await classroom(api, factory, students=2)
         writer = writes.MessageWriter(hub_ctx.db, max_batch=8, max_in_flight=in_flight)
-        plan = [(first if n % 3 else second, n % 3) for n in range(60)]
-        who = [lambda r: r.teacher.id, lambda r: r.students[0].id, lambda r: r.students[1].id]
         results = await asyncio.gather(
             *(
-                writer.write(draft(who[s](room), room.id, f"m{n}"))
+                writer.write(draft(who[s](room), room.id, f"{in_flight}-{n}"))
                 for n, (room, s) in enumerate(plan)
             )
         )
         assert writer.batches >= 60 // 8
         for room in (first, second):
             got = [r.row["seq"] for r, (rm, _) in zip(results, plan, strict=True) if rm is room]
-            expected = list(range(1, len(got) + 1))
+            expected = list(range(stored[room.id] + 1, stored[room.id] + len(got) + 1))
             assert (got if in_flight == 1 else sorted(got)) == expected
-            assert await seqs_of(factory, room.id) == expected
+            stored[room.id] += len(got)
+            assert await seqs_of(factory, room.id) == list(range(1, stored[room.id] + 1))
             last = await factory.fetchval(
                 "SELECT last_seq FROM conversations WHERE id = $1::uuid", room.id
             )
-            assert last == len(got)
+            assert last == stored[room.id]
 
 
 async def test_a_retry_in_the_same_batch_is_stored_once(
