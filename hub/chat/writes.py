@@ -31,6 +31,7 @@ import asyncpg
 
 from hub.context import HubContext
 from hub.db import Database
+from hub.outages import dependency_of
 
 logger = logging.getLogger("dreamseed.chat.writes")
 
@@ -128,8 +129,10 @@ class MessageWriter:
         try:
             results = await self._call([d for d, _ in batch])
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) == 1 or dependency_of(exc) is not None:
+                # PostgreSQL is unreachable: row by row would only fail N times as slowly.
+                for _, future in batch:
+                    _settle(future, exc)
                 return
             logger.warning(
                 "a batch of %d messages failed (%s): writing them one by one", len(batch), exc
