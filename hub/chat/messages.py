@@ -3,6 +3,10 @@
 A message is committed before anyone hears of it: the seq is taken from the conversation's
 row in the same transaction as the insert (gap-free), and a retry with the same
 client_msg_id returns the stored message instead of storing another.
+
+Clean text without files is written through the process's group commit (hub/chat/writes.py,
+`app_send_messages` in migration 0008), several senders to a transaction; everything else, and
+whatever that function leaves to the Python rules, goes the single-message path below.
 """
 
 from __future__ import annotations
