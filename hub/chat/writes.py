@@ -122,6 +122,12 @@ class MessageWriter:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
                 await self._flush(batch)
+        except asyncio.CancelledError as exc:
+            if self._in_flight == 1:  # the last writer stops (shutdown): nobody would answer
+                waiting, self._queue = self._queue, []
+                for _, future in waiting:
+                    _settle(future, exc)
+            raise
         finally:
             self._in_flight -= 1
 
@@ -140,10 +146,13 @@ class MessageWriter:
             for one in batch:
                 await self._flush([one])
             return
-        except BaseException as exc:  # cancelled while writing: tell every waiting sender
+        except BaseException as exc:  # cancelled, or a bug: tell every waiting sender
             for _, future in batch:
                 _settle(future, exc)
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            logger.exception("writing a batch of %d messages failed", len(batch))
+            return
         for (_, future), written in zip(batch, results, strict=True):
             _settle(future, written)
 
