@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from hub.chat import partitions
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 
@@ -81,6 +82,7 @@ async def search_messages(
     if tsquery is None:
         raise DomainError(ErrorCode.VALIDATION, "q has no words to search for", field="q")
     async with ctx.db.acting(actor.user_id) as conn:
+        await partitions.reading_archive(conn)  # archived months are searched too
         rows = await conn.fetch(
             f"""SELECT {MESSAGE_COLUMNS_M}, c.title AS conversation_title
                 FROM messages m JOIN conversations c ON c.id = m.conversation_id

@@ -21,6 +21,7 @@ from uuid import UUID
 from hub import metrics
 from hub.accounts import audit
 from hub.accounts.sessions import mark_session_revoked
+from hub.chat import partitions
 from hub.context import HubContext
 from hub.db import Connection, fetch_returning
 from hub.files import releasing, uploads
@@ -178,6 +179,8 @@ async def _messages(ctx: HubContext, s: Subject) -> Counts:
     total, after = 0, ""
     while True:
         async with ctx.db.system() as conn:
+            # Not a month missed while it moves to the archive (hub/chat/partitions.py).
+            await partitions.reading_archive(conn)
             batch = await conn.fetch(
                 """SELECT id, conversation_id, client_msg_id,
                           content <> '' OR search_tokens IS NOT NULL AS due
