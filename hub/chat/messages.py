@@ -395,43 +395,46 @@ async def history(
         )
         if last_seq is None:
             raise not_found("Conversation")
-        rows = None
+        rows, has_more = None, False
         if q.until is None or q.until > hot:
             rows = await conn.fetch(sql, *args, hot)
-            exact = q.since is not None and q.since >= hot
-            if not exact and not _complete(rows, q, forward, last_seq):
-                rows = None
+            if q.since is not None and q.since >= hot:  # the query itself stays in hot months
+                rows, has_more = rows[: q.limit], len(rows) > q.limit
+            else:
+                rows, has_more = _hot_page(rows, q, forward, last_seq)
         if rows is not None:
-            page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
+            page = await attachments.add_to(conn, [dict(r) for r in rows])
     if rows is None:  # older months: a new transaction that waits for a move to the archive
         async with ctx.db.acting(actor.user_id) as conn:
             await partitions.reading_archive(conn)
             rows = await conn.fetch(sql, *args, datetime.min.replace(tzinfo=UTC))
             page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
-    has_more = len(rows) > q.limit
+            has_more = len(rows) > q.limit
     return (page if forward else page[::-1]), has_more
 
 
-def _complete(rows: list[Any], q: HistoryQuery, forward: bool, last_seq: int) -> bool:
-    """Whether a page read from the hot months alone is the page over all of them."""
+def _hot_page(
+    rows: list[Any], q: HistoryQuery, forward: bool, last_seq: int
+) -> tuple[list[Any] | None, bool]:
+    """(page, has_more) when what the hot months gave is the page over every month, else
+    (None, False). Seqs are gap-free: the page must run from `first` towards `end` with no
+    hole, and be full or reach `end`; then whether more exist follows from the numbers."""
     if q.since is not None or q.until is not None:
-        return False
-    seqs = [r["seq"] for r in rows]
-    step = 1 if forward else -1
-    if any(b - a != step for a, b in pairwise(seqs)):
-        return False
-    # The page must run from `first` towards `end` with no hole, and reach `end` unless full.
+        return None, False
     if forward:
         assert q.after is not None  # noqa: S101 - forward means `after`
-        first, end = q.after + 1, last_seq
+        first, end, step = q.after + 1, last_seq, 1
     else:
         first = last_seq if q.before is None else min(q.before - 1, last_seq)
-        end = 1 if q.after is None else q.after + 1
-    if (first > end) if forward else (first < end):
-        return not seqs
-    if not seqs or seqs[0] != first:
-        return False
-    return len(seqs) > q.limit or seqs[-1] == end
+        end, step = (1 if q.after is None else q.after + 1), -1
+    if (first - end) * step > 0:  # nothing to read
+        return ([], False) if not rows else (None, False)
+    seqs = [r["seq"] for r in rows[: q.limit]]
+    if not seqs or seqs[0] != first or any(b - a != step for a, b in pairwise(seqs)):
+        return None, False
+    if len(seqs) < q.limit and seqs[-1] != end:
+        return None, False
+    return rows[: q.limit], seqs[-1] != end
 
 
 async def report_message(

@@ -166,7 +166,7 @@ async def archive_month(ctx: HubContext, name: str) -> ArchiveResult:
     tablespace = ctx.settings.message_archive_tablespace
     # Its own connection as the login (owner) role, outside any transaction: DETACH
     # CONCURRENTLY refuses to run in one, and the pool's connections act as the app role.
-    conn = await asyncpg.connect(ctx.settings.database_dsn)
+    conn = await asyncpg.connect(ctx.settings.postgres_dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", ARCHIVE_LOCK)
         try:
