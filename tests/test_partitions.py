@@ -137,12 +137,14 @@ async def test_a_retry_landing_in_the_next_month_returns_the_first_ack(
 async def _wait_for_archiver(owner: asyncpg.Connection) -> None:
     """Until the move's DETACH waits for the transaction the test holds open."""
     async with asyncio.timeout(10):
-        while not await owner.fetchval(
-            """SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-                              WHERE query LIKE 'ALTER TABLE messages DETACH%'
-                                AND wait_event_type = 'Lock')"""
-        ):
-            await asyncio.sleep(0.02)  # noqa: ASYNC110 - a state of the server, no event
+        while True:
+            if await owner.fetchval(
+                """SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                  WHERE query LIKE 'ALTER TABLE messages DETACH%'
+                                    AND wait_event_type = 'Lock')"""
+            ):
+                return
+            await asyncio.sleep(0.02)  # a state of the server: there is no event to wait on
 
 
 async def test_sends_go_on_while_a_month_moves_to_the_archive(

@@ -13,6 +13,12 @@
 --   referencing rows point into, and archiving detaches. The cascades they gave (a message
 --   deleted with its conversation takes its acks, reports and file links along; tutor records
 --   lose the pointer) are kept by the trigger messages_after_delete.
+-- * No foreign key goes out of messages either: detaching a partition gives its copy of each
+--   one triggers on the referenced table (conversations, users, organizations, zones) and
+--   attaching drops them, under locks that stop every send (the archive benchmark deadlocked
+--   on conversations). Their cascades are triggers: a conversation's messages go with it
+--   (conversations_messages_delete), an erased-for-good user leaves sender_id NULL
+--   (users_messages_sender). Organizations reach messages through their conversations.
 -- * There is no DEFAULT partition: DETACH ... CONCURRENTLY is refused on a table that has one.
 --   A month without a partition is created on demand (app_message_partition) when an insert
 --   finds none; the worker creates three months ahead so that this stays a rare path.
@@ -32,12 +38,14 @@ DROP INDEX messages_changes, messages_created, messages_search;
 
 CREATE TABLE messages (
     id               uuid NOT NULL DEFAULT gen_random_uuid(),
-    conversation_id  uuid NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    zone_id          uuid NOT NULL REFERENCES zones(id),
-    org_id           uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    -- No foreign keys out of messages either (see above): conversation, zone and org come
+    -- from the conversation row the send locks, the sender is the acting user.
+    conversation_id  uuid NOT NULL,
+    zone_id          uuid NOT NULL,
+    org_id           uuid NOT NULL,
     seq              bigint NOT NULL,
     change_seq       bigint NOT NULL,
-    sender_id        uuid REFERENCES users(id) ON DELETE SET NULL,
+    sender_id        uuid,
     client_msg_id    text NOT NULL,
     message_type     message_type NOT NULL DEFAULT 'text',
     content          text NOT NULL,
@@ -157,6 +165,25 @@ END
 $$;
 CREATE TRIGGER messages_after_delete AFTER DELETE ON messages
     FOR EACH ROW EXECUTE FUNCTION messages_after_delete();
+-- What the foreign keys out of messages did on delete.
+CREATE FUNCTION conversations_messages_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+    DELETE FROM messages WHERE conversation_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER conversations_messages_delete AFTER DELETE ON conversations
+    FOR EACH ROW EXECUTE FUNCTION conversations_messages_delete();
+CREATE FUNCTION users_messages_sender() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+    UPDATE messages SET sender_id = NULL WHERE sender_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER users_messages_sender AFTER DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION users_messages_sender();
 CREATE INDEX tutor_requests_question ON tutor_requests (question_message_id);
 CREATE INDEX tutor_requests_answer ON tutor_requests (answer_message_id);
 
