@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import io
 import os
 import random
@@ -34,7 +35,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def _ms(values: list[float]) -> dict[str, float]:
     }
 
 
-async def timed(calls: list[Callable[[], Awaitable[Any]]]) -> dict[str, float]:
+async def timed(calls: Sequence[Callable[[], Awaitable[Any]]]) -> dict[str, float]:
     out = []
     for call in calls:
         began = time.perf_counter()
@@ -204,27 +205,22 @@ async def reads(ctx: HubContext, seeded: dict[str, Any], n: int) -> dict[str, An
     def actor(u: uuid.UUID) -> Actor:
         return Actor(u, uuid.uuid4())
 
-    history = [
-        (
-            lambda i=i: messages.history(
-                ctx, actor(seeded["pairs"][i][0]), seeded["convs"][i], HistoryQuery(limit=50)
-            )
-        )
-        for i in picks
-    ]
-    listing = [
-        (lambda i=i: conversations.list_conversations(ctx, actor(seeded["pairs"][i][0])))
-        for i in picks
-    ]
+    def calls(make: Callable[[int, int], Awaitable[Any]]) -> list[Callable[[], Awaitable[Any]]]:
+        return [functools.partial(make, i, k) for k, i in enumerate(picks)]
+
+    def user(i: int) -> Actor:
+        return actor(seeded["pairs"][i][0])
+
+    history = calls(
+        lambda i, _k: messages.history(ctx, user(i), seeded["convs"][i], HistoryQuery(limit=50))
+    )
+    listing = calls(lambda i, _k: conversations.list_conversations(ctx, user(i)))
     words = [rng.choice(_KOREAN if k % 2 else _ENGLISH) for k in range(n)]
-    searching = [
-        (
-            lambda i=i, w=w: search.search_messages(
-                ctx, actor(seeded["pairs"][i][0]), w, conversation_id=None, limit=20, before=None
-            )
+    searching = calls(
+        lambda i, k: search.search_messages(
+            ctx, user(i), words[k], conversation_id=None, limit=20, before=None
         )
-        for i, w in zip(picks, words, strict=True)
-    ]
+    )
     await timed(history[:20] + listing[:20] + searching[:20])  # warm the caches
     return {
         "history": await timed(history),

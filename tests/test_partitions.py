@@ -78,7 +78,7 @@ async def test_an_archived_month_reads_like_a_hot_one(
            FROM pg_class c WHERE c.relname = $1""",
         old,
     )
-    assert tuple(state) == (True, 1)
+    assert state is not None and tuple(state) == (True, 1)
     assert await partitions.archive_due(hub_ctx) == []  # idempotent
 
     assert await _all_pages(api, room) == [1, 2, 3, 4, 5, 6]
