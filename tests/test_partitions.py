@@ -246,3 +246,27 @@ async def test_send_history_and_unread_counts_read_only_hot_months(
     # The write goes through the parent (one row routed to this month); reads name months.
     assert {"messages", "message_keys", "conversations"} <= plans["send_write"]
     assert any(t.startswith("messages_p") for t in plans["history"] | plans["unread"])
+
+
+async def test_the_job_makes_months_ahead_and_prunes_old_keys(
+    api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext, owner: asyncpg.Connection
+) -> None:
+    """prepare_message_months: the months ahead exist (and the gauge says so); idempotency
+    keys past their window go, recent ones stay."""
+    room = await classroom(api, factory)
+    old = await send(api, room.teacher, room.id, "last week")
+    new = await send(api, room.teacher, room.id, "today")
+    days = hub_ctx.settings.message_key_days + 1
+    await owner.execute(
+        """UPDATE message_keys SET created_at = created_at - make_interval(days => $2)
+           WHERE message_id = $1""",
+        UUID(old["id"]),
+        days,
+    )
+    await partitions.create_ahead(hub_ctx)
+    assert await partitions.create_ahead(hub_ctx) == 0
+    ahead = hub_ctx.settings.message_partitions_ahead
+    assert metrics.MESSAGE_MONTHS_AHEAD._value.get() >= ahead
+    assert await partitions.prune_keys(hub_ctx) >= 1
+    kept = await owner.fetch("SELECT message_id FROM message_keys")
+    assert [r["message_id"] for r in kept] == [UUID(new["id"])]

@@ -63,7 +63,11 @@ CREATE INDEX messages_seq ON messages (conversation_id, seq);
 CREATE INDEX messages_changes ON messages (conversation_id, change_seq);
 CREATE INDEX messages_created ON messages (conversation_id, created_at);
 CREATE INDEX messages_sender ON messages (sender_id, client_msg_id);
-CREATE INDEX messages_search ON messages USING gin (search_tokens);
+-- Search is always within the caller's conversations: one GIN over (conversation, tokens)
+-- (btree_gin, a trusted contrib extension) finds a user's matches without visiting every
+-- month's matches of everyone (at 2 million messages that was 0.4-6 s a search).
+CREATE EXTENSION IF NOT EXISTS btree_gin;
+CREATE INDEX messages_search ON messages USING gin (conversation_id, search_tokens);
 
 ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
 CREATE POLICY messages_members ON messages FOR ALL
@@ -211,3 +215,22 @@ CREATE TABLE message_archives (
 ALTER TABLE message_archives ENABLE ROW LEVEL SECURITY;
 CREATE POLICY message_archives_admins ON message_archives FOR SELECT
     USING ((SELECT app_is_sys_admin()));
+
+-- Search as the owner, with the membership rule of messages_members written out: under row
+-- level security PostgreSQL may not use an index for `@@` (the operator is not leakproof, so
+-- it must run after the policy's filter), and every search read every row of every month.
+CREATE FUNCTION app_search_messages(p_query tsquery, p_conversation uuid, p_before timestamptz,
+                                    p_limit int)
+RETURNS SETOF messages
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+    -- One index probe per conversation of the caller (GIN takes `=`, not `= ANY`).
+    SELECT m.* FROM unnest(ARRAY(SELECT app_conversation_ids())) AS mine(id)
+    JOIN LATERAL (
+        SELECT * FROM messages
+        WHERE conversation_id = mine.id AND search_tokens @@ p_query AND deleted_at IS NULL
+          AND (p_before IS NULL OR created_at < p_before)
+        ORDER BY created_at DESC LIMIT p_limit
+    ) m ON true
+    WHERE p_conversation IS NULL OR mine.id = p_conversation
+    ORDER BY m.created_at DESC LIMIT p_limit
+$$;
