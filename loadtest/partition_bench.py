@@ -177,6 +177,24 @@ async def seed(url: str, total: int, convs: int, months: int, users: int) -> dic
         await conn.close()
 
 
+async def reuse(url: str) -> dict[str, Any]:
+    """The conversations and their two members of a database seeded by an earlier run."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            """SELECT conversation_id, array_agg(user_id ORDER BY user_id) AS members
+               FROM participants GROUP BY conversation_id ORDER BY conversation_id"""
+        )
+        total = await conn.fetchval("SELECT sum(last_seq) FROM conversations")
+    finally:
+        await conn.close()
+    return {
+        "messages": total,
+        "convs": [r["conversation_id"] for r in rows],
+        "pairs": [tuple(r["members"]) for r in rows],
+    }
+
+
 def _ms(values: list[float]) -> dict[str, float]:
     values = sorted(values)
     q = statistics.quantiles(values, n=100)
@@ -275,7 +293,9 @@ async def archive_phase(
 ) -> dict[str, Any]:
     async with ctx.db.system() as conn:
         cutoff = partitions.hot_since(datetime.now(UTC), ctx.settings).date()
-        due = [p.name for p in await partitions.partitions(conn) if p.month < cutoff]
+        due = [
+            p.name for p in await partitions.partitions(conn) if p.month < cutoff and not p.archived
+        ]
     due = due[::-1]  # the newest due month first, as the monthly job meets them
     result: dict[str, Any] = {"rounds": []}
     for round_no in range(args.rounds):
@@ -347,6 +367,8 @@ async def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--per-round", type=int, default=2)
     p.add_argument("--tablespace-dir", type=Path)
+    p.add_argument("--reuse-big", help="a big database kept from an earlier run (not dropped)")
+    p.add_argument("--reuse-tablespace", help="its archive tablespace (not dropped)")
     args = p.parse_args()
     admin_url, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
     admin = await asyncpg.connect(admin_url)
@@ -361,11 +383,22 @@ async def main() -> None:
             await admin.execute(
                 f"CREATE TABLESPACE {args.tablespace} LOCATION '{args.tablespace_dir}'"
             )
+        if args.reuse_tablespace:
+            args.tablespace = args.reuse_tablespace
         results: dict[str, Any] = {}
+        # The small database has as many messages per conversation as the big one.
         for which, total, convs in (
-            ("small", args.small, 100),
+            ("small", args.small, max(1, args.small * args.conversations // args.messages)),
             ("big", args.messages, args.conversations),
         ):
+            if which == "big" and args.reuse_big:
+                url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{args.reuse_big}"))
+                seeded = await reuse(url)
+                results[which] = {
+                    "seed": {"reused": args.reuse_big, "messages": seeded["messages"]},
+                    **await bench(url, redis_url, seeded, args, True),
+                }
+                continue
             await admin.execute(f'CREATE DATABASE "{names[which]}"')
             url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{names[which]}"))
             await migrate(url, "dreamseed_app")
@@ -387,7 +420,7 @@ async def main() -> None:
     finally:
         for name in names.values():
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if args.tablespace != "pg_default":
+        if args.tablespace != "pg_default" and not args.reuse_tablespace:
             await admin.execute(f"DROP TABLESPACE IF EXISTS {args.tablespace}")
         await admin.close()
 
