@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -60,9 +61,11 @@ async def run(ctx: HubContext, erasure_id: UUID) -> Counts:
             return cast(Counts, row["counts"])
         subject = await _begin(ctx, erasure_id)
         for name, step in STEPS:
+            started = time.perf_counter()
             counts = await step(ctx, subject)
             await _add(ctx, subject, counts)
-            logger.info("erasure %s: %s %s", erasure_id, name, counts)
+            took = time.perf_counter() - started
+            logger.info("erasure %s: %s %s in %.2f s", erasure_id, name, counts, took)
         return await _finish(ctx, subject)
 
 
