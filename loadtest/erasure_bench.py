@@ -1,7 +1,8 @@
 """Erasing a person with many messages: wall time, and what it does to other people's sends.
 
 Makes a throw-away database on the server named by DATABASE_URL (REDIS_URL for Redis), seeds
-`--messages` messages by one person (bulk COPY) across `--conversations` conversations, each
+`--messages` messages by one person (bulk COPY, random client ids as clients send them) across
+`--conversations` conversations, each
 shared with another member, plus `--control` conversations the person is not in, and
 `--notifications` / `--audit` rows of other people (what the redaction step walks).
 
@@ -127,7 +128,7 @@ async def seed(url: str, args: argparse.Namespace) -> tuple[uuid.UUID, list[Send
                     "content",
                 ],
                 records=[
-                    (conv, zone, org, s, s, person, f"{i}:{s}", f"오늘 숙제 {s}번 질문 있어요")
+                    (conv, zone, org, s, s, person, uuid.uuid4().hex, f"오늘 숙제 {s}번 질문 있어요")
                     for s in range(1, per + 1)
                 ],
             )

@@ -141,11 +141,6 @@ async def _close_account(ctx: HubContext, s: Subject) -> Counts:
             counts[table] = _n(
                 await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", s.user_id)  # noqa: S608
             )
-        counts["parent_links"] = _n(
-            await conn.execute(
-                "DELETE FROM parent_links WHERE parent_id = $1 OR student_id = $1", s.user_id
-            )
-        )
         counts["consents"] = _n(
             await conn.execute(
                 """UPDATE consents SET ip = NULL, user_agent = NULL
@@ -172,44 +167,58 @@ DELETED_BY_USER = (
 )
 
 
+_PAGE = 5000
+
+
 async def _messages(ctx: HubContext, s: Subject) -> Counts:
-    """Text and search tokens blanked in batches; each batch bumps its conversations'
-    change counter under their row lock (as a send does), so sync sees the deletions and a
-    batch holds other senders back for one short statement only."""
-    # Keyset order on the (sender_id, client_msg_id) unique index: each batch starts where the
-    # last ended instead of scanning past rows already blanked.
+    """Text and search tokens blanked, one conversation at a time.
+
+    Each transaction bumps one conversation's change counter under its row lock (as a send
+    does, so sync sees the deletions) and blanks at most `erasure_batch` of its messages:
+    a send to that conversation waits for one short statement, and sends to the person's
+    other conversations not at all. (A batch taken across conversations would hold every one
+    of them at once: client ids are random, so a batch spans them all.)"""
+    # Keyset order on the (sender_id, client_msg_id) unique index: each page starts where the
+    # last ended, and only rows still to blank come back (a second sweep reads, writes nothing).
     total, after = 0, ""
     while True:
         async with ctx.db.system() as conn:
-            batch = await conn.fetch(
-                """SELECT id, conversation_id, client_msg_id,
-                          content <> '' OR search_tokens IS NOT NULL AS due
-                   FROM messages WHERE sender_id = $1 AND client_msg_id > $2
+            page = await conn.fetch(
+                """SELECT id, conversation_id, client_msg_id FROM messages
+                   WHERE sender_id = $1 AND client_msg_id > $2
+                     AND (content <> '' OR search_tokens IS NOT NULL)
                    ORDER BY client_msg_id LIMIT $3""",
                 s.user_id,
                 after,
-                ctx.settings.erasure_batch,
+                _PAGE,
             )
-            if not batch:
-                return {"messages": total}
-            after = batch[-1]["client_msg_id"]
-            batch = [r for r in batch if r["due"]]
-            if not batch:
-                continue
-            ids = [r["id"] for r in batch]
-            await conn.execute(
-                """WITH bumped AS (
-                       UPDATE conversations SET change_seq = change_seq + 1
-                       WHERE id = ANY($2::uuid[]) RETURNING id, change_seq)
-                   UPDATE messages m SET content = '', search_tokens = NULL,
-                          deleted_at = coalesce(m.deleted_at, now()), change_seq = b.change_seq
-                   FROM bumped b WHERE m.id = ANY($1::uuid[]) AND m.conversation_id = b.id""",
-                ids,
-                list({r["conversation_id"] for r in batch}),
-            )
-            file_keys = await releasing.retire_message_files(conn, ids)
-        await releasing.release_keys(ctx, file_keys)
-        total += len(ids)
+        if not page:
+            return {"messages": total}
+        after = page[-1]["client_msg_id"]
+        by_conversation: dict[UUID, list[UUID]] = {}
+        for r in page:
+            by_conversation.setdefault(r["conversation_id"], []).append(r["id"])
+        size = ctx.settings.erasure_batch
+        for conversation, ids in by_conversation.items():
+            for i in range(0, len(ids), size):
+                total += await _blank(ctx, conversation, ids[i : i + size])
+
+
+async def _blank(ctx: HubContext, conversation: UUID, ids: list[UUID]) -> int:
+    async with ctx.db.system() as conn:
+        status = await conn.execute(
+            """WITH bumped AS (
+                   UPDATE conversations SET change_seq = change_seq + 1
+                   WHERE id = $2 RETURNING change_seq)
+               UPDATE messages m SET content = '', search_tokens = NULL,
+                      deleted_at = coalesce(m.deleted_at, now()), change_seq = b.change_seq
+               FROM bumped b WHERE m.id = ANY($1::uuid[]) AND m.conversation_id = $2""",
+            ids,
+            conversation,
+        )
+        file_keys = await releasing.retire_message_files(conn, ids)
+    await releasing.release_keys(ctx, file_keys)
+    return _n(status)
 
 
 async def _files(ctx: HubContext, s: Subject) -> Counts:
@@ -294,9 +303,16 @@ async def _exams(ctx: HubContext, s: Subject) -> Counts:
 
 
 async def _others(ctx: HubContext, s: Subject) -> Counts:
-    """Other people's rows that name the person: notifications, reports, the audit log."""
+    """Other people's rows that name the person (notifications, reports, the audit log), then
+    the family links and exports."""
     async with ctx.db.system() as conn:
         counts = await scrub.redact_everywhere(conn, s.user_id, s.email, s.name, ERASED_LABEL)
+        # After the redaction, which reads the links to find the family's notifications.
+        counts["parent_links"] = _n(
+            await conn.execute(
+                "DELETE FROM parent_links WHERE parent_id = $1 OR student_id = $1", s.user_id
+            )
+        )
         counts["data_exports"] = await _exports(ctx, conn, s.user_id)
     return counts
 
