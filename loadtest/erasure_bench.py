@@ -2,9 +2,9 @@
 
 Makes a throw-away database on the server named by DATABASE_URL (REDIS_URL for Redis), seeds
 `--messages` messages by one person (bulk COPY, random client ids as clients send them) across
-`--conversations` conversations, each
-shared with another member, plus `--control` conversations the person is not in, and
-`--notifications` / `--audit` rows of other people (what the redaction step walks).
+`--conversations` conversations, each shared with another member, plus `--control`
+conversations the person is not in, and `--notifications` / `--audit` rows of other people
+(what the redaction step reads).
 
 The senders run in a separate process (their own event loop and pool), paced at `--rate`
 messages a second each: half of them in conversations shared with the person (they compete
@@ -34,6 +34,7 @@ import uuid
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -128,7 +129,16 @@ async def seed(url: str, args: argparse.Namespace) -> tuple[uuid.UUID, list[Send
                     "content",
                 ],
                 records=[
-                    (conv, zone, org, s, s, person, uuid.uuid4().hex, f"오늘 숙제 {s}번 질문 있어요")
+                    (
+                        conv,
+                        zone,
+                        org,
+                        s,
+                        s,
+                        person,
+                        uuid.uuid4().hex,
+                        f"오늘 숙제 {s}번 질문 있어요",
+                    )
                     for s in range(1, per + 1)
                 ],
             )
@@ -202,7 +212,9 @@ def sender_process(
     stop: Event,
     out: str,
 ) -> None:
-    asyncio.run(_senders(Settings.model_validate_json(settings_json), senders, rate, ready, stop, out))
+    asyncio.run(
+        _senders(Settings.model_validate_json(settings_json), senders, rate, ready, stop, out)
+    )
 
 
 async def _senders(
@@ -218,7 +230,7 @@ async def _senders(
         await asyncio.gather(*loops, sampler)
     finally:
         await close_context(ctx)
-    Path(out).write_text(json.dumps({"sends": sends, "waits": waits}))
+    Path(out).write_text(json.dumps({"sends": sends, "waits": waits}))  # noqa: ASYNC240 - the end
 
 
 async def _send_loop(
@@ -252,7 +264,9 @@ async def _sample_locks(dsn: str, stop: Event, waits: list[tuple[float, float, s
                    ORDER BY query_start LIMIT 1"""
             )
             if row is not None:
-                waits.append((time.monotonic(), float(row["ms"]), f"{row['wait_event']}: {row['query']}"))
+                waits.append(
+                    (time.monotonic(), float(row["ms"]), f"{row['wait_event']}: {row['query']}")
+                )
             await asyncio.sleep(0.01)
     finally:
         await conn.close()
@@ -321,7 +335,9 @@ async def erase_while_sending(url: str, redis_url: str, args: argparse.Namespace
         stop.set()
         if active:
             await asyncio.get_running_loop().run_in_executor(None, child.join)
-        print(f"erased {counts.get('messages', 0)} messages in {t1 - t0:.2f} s (batch {args.batch})")
+        print(
+            f"erased {counts.get('messages', 0)} messages in {t1 - t0:.2f} s (batch {args.batch})"
+        )
         for line in steps.lines:
             print(f"  {line}")
         if active:
@@ -336,18 +352,18 @@ async def erase_while_sending(url: str, redis_url: str, args: argparse.Namespace
         privacy_log.removeHandler(steps)
 
 
-def _report(result: dict[str, list[list[object]]], marks: tuple[float, float, float, float]) -> None:
+def _report(result: dict[str, list[list[Any]]], marks: tuple[float, float, float, float]) -> None:
     t_base, t0, t1, t_end = marks
     phases = {"baseline": (t_base, t0), "during erasure": (t0, t1), "after": (t1, t_end)}
     for group, shared in (("shared with the person", True), ("control", False)):
         for phase, (a, b) in phases.items():
-            ms = [float(m) for at, m, sh in result["sends"] if sh is shared and a <= float(at) < b]  # type: ignore[arg-type]
+            ms = [m for at, m, sh in result["sends"] if sh is shared and a <= at < b]
             print(summary(f"sends {group}, {phase}", ms))
     for phase, (a, b) in phases.items():
-        waits = [(float(ms), str(q)) for at, ms, q in result["waits"] if a <= float(at) < b]  # type: ignore[arg-type]
+        waits = [(ms, query) for at, ms, query in result["waits"] if a <= at < b]
         if waits:
-            ms, query = max(waits)
-            print(f"longest lock wait seen, {phase}: {ms:.1f} ms ({query})")
+            longest, query = max(waits)
+            print(f"longest lock wait seen, {phase}: {longest:.1f} ms ({query})")
         else:
             print(f"longest lock wait seen, {phase}: none")
 

@@ -55,6 +55,7 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
 
     Throttled by failures per account and address (hub/accounts/throttle.py)."""
     await throttle.check(ctx, body.email, meta.ip)
+    failure: DomainError | None
     async with ctx.db.system() as conn:
         row = await conn.fetchrow(
             "SELECT id, password_hash FROM users WHERE email = $1 AND deleted_at IS NULL",
@@ -73,16 +74,16 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
             failure = DomainError(ErrorCode.INVALID_CREDENTIALS, "The e-mail or password is wrong")
         else:
             failure = await _consent_gate(ctx, conn, row["id"], body, meta)
-        if failure is None:
-            pair = await _open_session(ctx, conn, row["id"], meta)
-            await audit.record(
-                conn,
-                "auth.login",
-                actor_id=row["id"],
-                target_type="user",
-                target_id=row["id"],
-                meta=meta,
-            )
+            if failure is None:
+                pair = await _open_session(ctx, conn, row["id"], meta)
+                await audit.record(
+                    conn,
+                    "auth.login",
+                    actor_id=row["id"],
+                    target_type="user",
+                    target_id=row["id"],
+                    meta=meta,
+                )
     # Raised after the transaction commits, so the failed attempt stays in the audit log.
     if failure is not None and failure.code is ErrorCode.CONSENT_REQUIRED:
         raise failure  # the password was right: not a guess to throttle
