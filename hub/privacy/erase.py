@@ -167,7 +167,9 @@ DELETED_BY_USER = (
 )
 
 
-_PAGE = 5000
+# Ids read per page (about 100 bytes each in memory): enough that a conversation's share of a
+# page fills whole batches, so the number of transactions stays near messages / batch.
+_PAGE = 50_000
 
 
 async def _messages(ctx: HubContext, s: Subject) -> Counts:
