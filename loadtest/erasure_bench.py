@@ -284,6 +284,25 @@ class _StepTimes(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def _time_row_locks() -> list[float]:
+    """How long each of the erasure's transactions that lock a conversation row lasts (from
+    its start to its commit): the longest any send to that conversation can wait on it."""
+    held: list[float] = []
+    blank = getattr(erase, "_blank", None)
+    if blank is None:  # an older erasure without one transaction per conversation
+        return held
+
+    async def timed(ctx: HubContext, conversation: uuid.UUID, ids: list[uuid.UUID]) -> int:
+        started = time.perf_counter()
+        try:
+            return int(await blank(ctx, conversation, ids))
+        finally:
+            held.append((time.perf_counter() - started) * 1000)
+
+    erase._blank = timed
+    return held
+
+
 def summary(name: str, ms: list[float]) -> str:
     if len(ms) < 2:
         return f"{name}: no sends measured"
@@ -317,6 +336,7 @@ async def erase_while_sending(url: str, redis_url: str, args: argparse.Namespace
     privacy_log = logging.getLogger("dreamseed.privacy")
     privacy_log.addHandler(steps)
     privacy_log.setLevel(logging.INFO)
+    held = _time_row_locks()
     ctx = await open_context(settings, NullBus())
     try:
         if active:
@@ -340,6 +360,12 @@ async def erase_while_sending(url: str, redis_url: str, args: argparse.Namespace
         )
         for line in steps.lines:
             print(f"  {line}")
+        if len(held) > 1:
+            q = statistics.quantiles(held, n=100)
+            print(
+                f"conversation row held by the erasure: {len(held)} transactions, "
+                f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {max(held):.1f} ms"
+            )
         if active:
             _report(json.loads(out.read_text()), (t_base, t0, t1, t_end))
         ns = settings.redis_namespace
