@@ -405,7 +405,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="messages a second per sender")
     parser.add_argument("--baseline", type=float, default=5.0)
     parser.add_argument("--after", type=float, default=2.0)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=200, help="ERASURE_BATCH")
     args = parser.parse_args()
     admin_url, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
     name = f"ds_erasure_bench_{secrets.token_hex(3)}"
