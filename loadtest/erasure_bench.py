@@ -286,7 +286,8 @@ class _StepTimes(logging.Handler):
 
 def _time_row_locks() -> list[float]:
     """How long each of the erasure's transactions that lock a conversation row lasts (from
-    its start to its commit): the longest any send to that conversation can wait on it."""
+    taking a pooled connection to its commit): a bound on how long a send to that conversation
+    can wait on it."""
     held: list[float] = []
     blank = getattr(erase, "_blank", None)
     if blank is None:  # an older erasure without one transaction per conversation
@@ -363,7 +364,8 @@ async def erase_while_sending(url: str, redis_url: str, args: argparse.Namespace
         if len(held) > 1:
             q = statistics.quantiles(held, n=100)
             print(
-                f"conversation row held by the erasure: {len(held)} transactions, "
+                f"erasure transactions locking a conversation (pool acquire to commit, an "
+                f"upper bound on the lock): {len(held)}, "
                 f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {max(held):.1f} ms"
             )
         if active:
