@@ -2,7 +2,10 @@
 own (batched where a person can own many rows), then a proof.
 
 A run holds an advisory lock on the erasure for its whole length: a second run of the same
-erasure (asked twice, a retried job) waits, then finds it done. Every step only touches what
+erasure (asked twice, a retried job) waits, then finds it done. The lock is a session lock,
+held outside any transaction: a transaction left open for the whole run would keep its
+snapshot, and with it every dead row version made meanwhile (the conversations' rows that
+each send updates included), for as long as the erasure lasts. Every step only touches what
 is still there to erase, so a run killed halfway resumes where it stopped. The identity
 (e-mail, name) is scrubbed last, because the redaction of other people's rows needs it.
 """
@@ -14,7 +17,8 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import cast
 from uuid import UUID
@@ -50,11 +54,26 @@ def subject_hash(secret: str, user_id: UUID, email: str, name: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+@asynccontextmanager
+async def _exclusive(ctx: HubContext, key: str) -> AsyncIterator[None]:
+    """A session-level advisory lock on a pooled connection that is closed afterwards, so the
+    pool never hands out a connection still holding it (closing releases it on the server)."""
+    conn = await ctx.db.pool.acquire()
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", key)
+        yield
+    finally:
+        conn.terminate()
+        await ctx.db.pool.release(conn)
+
+
 async def run(ctx: HubContext, erasure_id: UUID) -> Counts:
     """Apply every rule to the erasure's subject; the counts of the whole erasure."""
-    async with ctx.db.system() as lock:
-        await lock.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"erasure:{erasure_id}")
-        row = await lock.fetchrow("SELECT status, counts FROM erasures WHERE id = $1", erasure_id)
+    async with _exclusive(ctx, f"erasure:{erasure_id}"):
+        async with ctx.db.system() as conn:
+            row = await conn.fetchrow(
+                "SELECT status, counts FROM erasures WHERE id = $1", erasure_id
+            )
         if row is None:
             raise LookupError(f"Erasure {erasure_id} does not exist")
         if row["status"] == "done":
