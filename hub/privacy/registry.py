@@ -81,7 +81,7 @@ TABLES: Final[tuple[Table, ...]] = (
         "consents",
         B,
         "kept: proof of what was consented to (GDPR art. 7(1)); IP and agent blanked",
-        (_c("kind", K), _c("version", K), _c("ip", B), _c("user_agent", B)),
+        (_c("kind", K), _c("version", K), _c("source", K), _c("ip", B), _c("user_agent", B)),
     ),
     Table(
         "audit_log",
