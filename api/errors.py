@@ -57,6 +57,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_IN_FLIGHT: 429,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.LAST_ADMIN: 409,
+    ErrorCode.CONSENT_REQUIRED: 403,
 }
 
 _RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE)

@@ -46,6 +46,8 @@ class ErrorCode(StrEnum):
     TOO_MANY_IN_FLIGHT = "too_many_in_flight"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     LAST_ADMIN = "last_admin"
+    # A required consent is withdrawn or not yet given by the person (hub/privacy/consent.py).
+    CONSENT_REQUIRED = "consent_required"
 
 
 class DomainError(Exception):

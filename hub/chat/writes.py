@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.chat import partitions
 from hub.context import HubContext
 from hub.db import Database
 from hub.outages import dependency_of
@@ -95,9 +96,15 @@ class MessageWriter:
     """The process's group-commit queue in front of the database pool."""
 
     def __init__(
-        self, db: Database, *, max_batch: int = MAX_BATCH, max_in_flight: int = MAX_IN_FLIGHT
+        self,
+        db: Database,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        make_month: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._db = db
+        self._make_month = make_month  # partitions.create_on_demand, bound to the context
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: list[_Pending] = []
@@ -131,10 +138,20 @@ class MessageWriter:
         finally:
             self._in_flight -= 1
 
-    async def _flush(self, batch: list[_Pending]) -> None:
+    async def _flush(self, batch: list[_Pending], *, month_made: bool = False) -> None:
         try:
             results = await self._call([d for d, _ in batch])
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            if partitions.is_missing_partition(exc) and self._make_month and not month_made:
+                # No partition for this month yet (0009): make it, write the batch again.
+                try:
+                    await self._make_month()
+                except Exception as failed:
+                    for _, future in batch:
+                        _settle(future, failed)
+                    return
+                await self._flush(batch, month_made=True)
+                return
             if len(batch) == 1 or dependency_of(exc) is not None:
                 # PostgreSQL is unreachable: row by row would only fail N times as slowly.
                 for _, future in batch:
@@ -188,7 +205,7 @@ def _settle(future: asyncio.Future[Written], result: Written | BaseException) ->
 
 def wire(ctx: HubContext) -> None:
     """Give the process its group-commit queue: called where the process is assembled."""
-    ctx.components.add(MessageWriter(ctx.db))
+    ctx.components.add(MessageWriter(ctx.db, make_month=lambda: partitions.create_on_demand(ctx)))
 
 
 def of(ctx: HubContext) -> MessageWriter:

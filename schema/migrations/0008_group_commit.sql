@@ -20,8 +20,10 @@
 -- (only clean text without files comes here).
 --
 -- One row never fails its neighbours: no row raises for a reason the rows carry (a unique
--- violation from a concurrent retry is ON CONFLICT DO NOTHING, and the seq it took is given
--- back while the conversation row is still locked, so seqs stay gap-free). Anything else that
+-- violation from a concurrent retry is ON CONFLICT DO NOTHING on message_keys, and the seq it
+-- took is given back while the conversation row is still locked, so seqs stay gap-free).
+-- message_keys and the partitioned messages come from 0009_partitions.sql; PL/pgSQL binds
+-- them when the function first runs, after every migration. Anything else that
 -- raises fails the whole call, and the hub retries its rows one by one.
 --
 -- Rows are written in conversation order, then arrival order: two batches of two hub
@@ -42,6 +44,7 @@ DECLARE
     f record;
     c record;
     m record;
+    new_id uuid;
 BEGIN
     FOR r IN
         SELECT (e->>'i')::int AS i, (e->>'sender')::uuid AS sender,
@@ -71,8 +74,8 @@ BEGIN
             CONTINUE;
         END IF;
 
-        SELECT s.id, s.conversation_id, s.seq, s.created_at INTO m
-        FROM messages s WHERE s.sender_id = r.sender AND s.client_msg_id = r.cmid;
+        SELECT k.message_id AS id, k.conversation_id, k.seq, k.created_at INTO m
+        FROM message_keys k WHERE k.sender_id = r.sender AND k.client_msg_id = r.cmid;
         IF FOUND THEN
             status := 'stored';
             id := m.id; conversation_id := m.conversation_id; seq := m.seq;
@@ -109,36 +112,47 @@ BEGIN
         WHERE cv.id = r.conv
         RETURNING cv.last_seq, cv.change_seq, cv.zone_id, cv.org_id INTO c;
 
-        INSERT INTO messages AS ms (conversation_id, zone_id, org_id, seq, change_seq,
-                                    sender_id, client_msg_id, message_type, content, reply_to,
-                                    ack_required, search_tokens, urgent)
-        VALUES (r.conv, c.zone_id, c.org_id, c.last_seq, c.change_seq, r.sender, r.cmid,
-                r.mtype, r.body, r.reply, r.ack AND f.kind = 'announcement',
-                array_to_tsvector(r.tokens),
-                r.urgent AND (f.role = 'admin' OR EXISTS (
-                    SELECT 1 FROM memberships ms2
-                    WHERE ms2.user_id = r.sender AND ms2.org_id = f.org_id
-                      AND ms2.role IN ('teacher', 'org_admin'))))
-        ON CONFLICT DO NOTHING
-        RETURNING ms.id, ms.conversation_id, ms.seq, ms.change_seq, ms.sender_id,
-                  ms.client_msg_id, ms.message_type::text AS message_type, ms.content,
-                  ms.reply_to, ms.ack_required, ms.created_at, ms.edited_at, ms.deleted_at
-        INTO m;
+        -- The idempotency key first (message_keys, 0009_partitions.sql: the key's uniqueness
+        -- lives there, whatever month the message goes to). ON CONFLICT waits for a
+        -- concurrent transaction holding the same key and does nothing if it committed.
+        new_id := gen_random_uuid();
+        INSERT INTO message_keys AS k (sender_id, client_msg_id, conversation_id, message_id,
+                                       seq, created_at)
+        VALUES (r.sender, r.cmid, r.conv, new_id, c.last_seq, now())
+        ON CONFLICT DO NOTHING;
         IF NOT FOUND THEN
             -- A concurrent transaction stored this (sender, client_msg_id) first and has
-            -- committed (ON CONFLICT waited for it). Give the seq back: this transaction
-            -- still holds the conversation's row lock, so nobody took a later one.
+            -- committed. Give the seq back: this transaction still holds the conversation's
+            -- row lock, so nobody took a later one.
             UPDATE conversations cv
             SET last_seq = cv.last_seq - 1, change_seq = cv.change_seq - 1
             WHERE cv.id = r.conv;
-            SELECT s.id, s.conversation_id, s.seq, s.created_at INTO m
-            FROM messages s WHERE s.sender_id = r.sender AND s.client_msg_id = r.cmid;
+            SELECT k.message_id AS id, k.conversation_id, k.seq, k.created_at INTO m
+            FROM message_keys k WHERE k.sender_id = r.sender AND k.client_msg_id = r.cmid;
             status := 'stored';
             id := m.id; conversation_id := m.conversation_id; seq := m.seq;
             created_at := m.created_at;
             RETURN NEXT;
             CONTINUE;
         END IF;
+
+        -- A month with no partition raises here (check_violation) and fails the whole call:
+        -- the hub makes the month and calls again (hub/chat/writes.py).
+        INSERT INTO messages AS ms (id, conversation_id, zone_id, org_id, seq, change_seq,
+                                    sender_id, client_msg_id, message_type, content, reply_to,
+                                    ack_required, search_tokens, urgent, created_at)
+        VALUES (new_id, r.conv, c.zone_id, c.org_id, c.last_seq, c.change_seq, r.sender, r.cmid,
+                r.mtype, r.body, r.reply, r.ack AND f.kind = 'announcement',
+                array_to_tsvector(r.tokens),
+                r.urgent AND (f.role = 'admin' OR EXISTS (
+                    SELECT 1 FROM memberships ms2
+                    WHERE ms2.user_id = r.sender AND ms2.org_id = f.org_id
+                      AND ms2.role IN ('teacher', 'org_admin'))),
+                now())
+        RETURNING ms.id, ms.conversation_id, ms.seq, ms.change_seq, ms.sender_id,
+                  ms.client_msg_id, ms.message_type::text AS message_type, ms.content,
+                  ms.reply_to, ms.ack_required, ms.created_at, ms.edited_at, ms.deleted_at
+        INTO m;
 
         UPDATE participants p SET last_read_seq = c.last_seq
         WHERE p.conversation_id = r.conv AND p.user_id = r.sender
