@@ -1,4 +1,4 @@
-"""Group commit (hub/chat/writes.py, app_send_messages in migration 0008): messages sent at
+"""Group commit (hub/chat/writes.py, app_send_messages in migration 0014): messages sent at
 once share one transaction, and each keeps the promises of a message sent alone."""
 
 from __future__ import annotations

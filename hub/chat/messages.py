@@ -5,7 +5,7 @@ row in the same transaction as the insert (gap-free), and a retry with the same
 client_msg_id returns the stored message instead of storing another.
 
 Clean text without files is written through the process's group commit (hub/chat/writes.py,
-`app_send_messages` in migration 0008), several senders to a transaction; everything else, and
+`app_send_messages` in migration 0014), several senders to a transaction; everything else, and
 whatever that function leaves to the Python rules, goes the single-message path below.
 """
 

@@ -3,7 +3,7 @@
 Each message costs PostgreSQL a transaction and a WAL flush when written alone; under load
 that flush and the BEGIN/SET LOCAL/COMMIT round trips are most of the work. `MessageWriter`
 queues the messages waiting to be written and hands them to `app_send_messages` (migration
-0008) in one call, which is one round trip, one transaction and one flush for the lot.
+0014) in one call, which is one round trip, one transaction and one flush for the lot.
 
 There is no timer: a message that finds no batch in flight goes at once (a batch of one, at
 low load, which still costs one round trip instead of four), and messages arriving while

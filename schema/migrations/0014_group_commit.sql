@@ -22,8 +22,7 @@
 -- One row never fails its neighbours: no row raises for a reason the rows carry (a unique
 -- violation from a concurrent retry is ON CONFLICT DO NOTHING on message_keys, and the seq it
 -- took is given back while the conversation row is still locked, so seqs stay gap-free).
--- message_keys and the partitioned messages come from 0009_partitions.sql; PL/pgSQL binds
--- them when the function first runs, after every migration. Anything else that
+-- message_keys and the partitioned messages come from 0009_partitions.sql. Anything else that
 -- raises fails the whole call, and the hub retries its rows one by one.
 --
 -- Rows are written in conversation order, then arrival order: two batches of two hub
