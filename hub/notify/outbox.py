@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from hub.context import HubContext
 from hub.notify import dispatch
