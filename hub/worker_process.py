@@ -22,7 +22,7 @@ MAX_BACKOFF_S = 5.0
 HEALTHY_RUN_S = 30.0
 
 
-class _SteadyWorker(Worker):  # type: ignore[misc]
+class _SteadyWorker(Worker):
     async def close(self) -> None:
         try:
             await super().close()

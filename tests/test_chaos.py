@@ -14,7 +14,7 @@ from tests.support import Factory
 
 # The hub kill last: the killed hub's cold start (tens of seconds on a loaded machine) then
 # overlaps nothing that needs two hubs.
-FAULTS = ["Redis kill, restart empty", "Redis blackholed for hub 0 (5 s)", "hub SIGKILL"]
+FAULTS = ["Redis SIGKILL + restart empty", "Redis blackholed for hub 0 (5 s)", "hub SIGKILL"]
 
 
 async def test_faults_under_load_lose_and_double_nothing(
