@@ -49,6 +49,8 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--group", type=int, default=40, help="members of the busy group")
     parser.add_argument("--offline", type=int, default=5, help="members who owe pushes")
     parser.add_argument("--rate", type=float, default=1.0, help="messages/s per sender")
+    parser.add_argument("--exam-students", type=int, default=10, help="students sitting the CAT")
+    parser.add_argument("--answer-rate", type=float, default=0.5, help="answers/s per student")
     parser.add_argument("--flap-clients", type=int, default=200, help="clients that flap")
     parser.add_argument(
         "--faults", default=",".join(FAULTS), help="comma-separated, from: " + ", ".join(FAULTS)
@@ -95,6 +97,9 @@ async def main() -> int:
         rig.note("hubs and worker ready")
         await rig.populate(pairs=args.pairs, group=args.group, offline=args.offline)
         rig.note(f"{len(rig.peers)} clients connected")
+        rig.answer_rate = args.answer_rate
+        await rig.populate_exam(args.exam_students)
+        rig.note(f"{args.exam_students} students sitting the CAT")
         rig.run_traffic()
         outcomes = await run_faults(rig, faults, args.runs)
         await rig.stop_traffic()
@@ -113,7 +118,9 @@ async def main() -> int:
     print(summary)
     if args.out:
         args.out.write_text(summary + "\n\n" + "\n".join(rig.events) + "\n")
-    bad = [o for o in outcomes if o.lost or o.duplicated or o.missing_at_clients]
+    bad = [
+        o for o in outcomes if o.lost or o.duplicated or o.missing_at_clients or o.answers_lost
+    ]
     return 1 if bad or any(owed) else 0
 
 

@@ -290,6 +290,51 @@ class Peer:
 
 
 @dataclass
+class Examinee:
+    """A student sitting the CAT over REST, failing over between hubs; each answer is
+    retried until the hub answers 201 (acknowledged) or says it was already stored."""
+
+    user: User
+    exam_id: str
+    acked: list[tuple[str, str, str]] = field(default_factory=list)  # (attempt, item, phase)
+    attempts: int = 0
+
+    async def sit(self, urls: list[str], rig: Rig, rate: float) -> None:
+        view: dict[str, Any] | None = None
+        n = 0
+        async with httpx.AsyncClient(timeout=5, headers=self.user.headers) as http:
+            while True:
+                base = f"{urls[n % len(urls)]}/api/v1"
+                try:
+                    if view is None or view["status"] != "active":
+                        response = await http.post(f"{base}/exams/{self.exam_id}/attempts")
+                        if response.status_code != 201:
+                            raise _Retry
+                        view, self.attempts = response.json(), self.attempts + 1
+                    (question,) = view["questions"]
+                    response = await http.post(
+                        f"{base}/attempts/{view['id']}/answers",
+                        json={"item_id": question["item_id"], "choice": 1},
+                    )
+                    if response.status_code == 201:
+                        self.acked.append((view["id"], question["item_id"], rig.phase))
+                        view = response.json()["attempt"]
+                        await asyncio.sleep(1 / rate)
+                    elif response.status_code == 409:  # stored by a try whose reply was lost
+                        again = await http.get(f"{base}/attempts/{view['id']}")
+                        view = again.json() if again.status_code == 200 else view
+                    else:
+                        raise _Retry
+                except (httpx.HTTPError, _Retry, KeyError, ValueError):
+                    n += 1  # the other hub next
+                    await asyncio.sleep(0.3)
+
+
+class _Retry(Exception):
+    pass
+
+
+@dataclass
 class Outcome:
     fault: str
     runs: int = 0
@@ -298,6 +343,8 @@ class Outcome:
     lost: int = 0
     duplicated: int = 0
     missing_at_clients: int = 0
+    answers_acked: int = 0
+    answers_lost: int = 0
     readyz_red_seen: int = 0
     recovery_s: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -306,15 +353,16 @@ class Outcome:
         rec = f"{max(self.recovery_s):.1f}" if self.recovery_s else "-"
         return (
             f"| {self.fault} | {self.runs} | {self.sent} | {self.acked} | {self.lost} | "
-            f"{self.duplicated} | {self.missing_at_clients} | {self.readyz_red_seen}/"
+            f"{self.duplicated} | {self.missing_at_clients} | {self.answers_acked} | "
+            f"{self.answers_lost} | {self.readyz_red_seen}/"
             f"{self.runs} | {rec} | {'; '.join(self.notes)} |"
         )
 
 
 HEADER = (
     "| fault | runs | sent | acked | lost | duplicated | missing at clients | "
-    "/readyz red seen | recovery max (s) | notes |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "exam answers acked | answers lost | /readyz red seen | recovery max (s) | notes |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -342,6 +390,8 @@ class Rig:
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     starting: set[int] = field(default_factory=set)
     dupes_counted: int = 0
+    examinees: list[Examinee] = field(default_factory=list)
+    answer_rate: float = 0.5
     events: list[str] = field(default_factory=list)
     t0: float = field(default_factory=time.monotonic)
     verbose: bool = False
@@ -431,7 +481,49 @@ class Rig:
         )
         await asyncio.gather(*(p.open() for p in [*self.peers, self.probe[0], self.probe[1]]))
 
+    async def populate_exam(self, students: int, items: int = 60) -> None:
+        """A CAT in progress: `students` sit it (answering at `answer_rate`), and start
+        again when an attempt ends. They are not the chat's users (a student sitting an
+        exam may not chat)."""
+        org = await self.factory.org()
+        teacher = await self.factory.user("teacher", org)
+        base = f"{self.urls[0]}/api/v1"
+        async with httpx.AsyncClient(timeout=10, headers=teacher.headers) as http:
+            ids = []
+            for i in range(items):
+                response = await http.post(
+                    f"{base}/items",
+                    json={
+                        "org_id": str(org.id),
+                        "stem": f"Question {i + 1}",
+                        "choices": ["a", "b", "c", "d"],
+                        "answer": 1,
+                        "params": {"a": 1.5, "b": -3 + 6 * i / items, "c": 0.1},
+                    },
+                )
+                assert response.status_code == 201, response.text
+                ids.append(response.json()["id"])
+            response = await http.post(
+                f"{base}/exams",
+                json={
+                    "org_id": str(org.id),
+                    "title": "Chaos CAT",
+                    "mode": "cat",
+                    "item_ids": ids,
+                    "max_attempts": 20,
+                    "cat": {"se_stop": 0.06, "max_items": items, "top_k": 3, "r_max": None},
+                },
+            )
+            assert response.status_code == 201, response.text
+            exam_id = response.json()["id"]
+        for _ in range(students):
+            user = await self.factory.user("student", org)
+            self.examinees.append(Examinee(user, exam_id))
+
     def run_traffic(self) -> None:
+        for n, examinee in enumerate(self.examinees):
+            urls = self.urls[n % 2 :] + self.urls[: n % 2]
+            self._tasks.append(asyncio.create_task(examinee.sit(urls, self, self.answer_rate)))
         for peer, conv in self.senders:
             rate = self.rate_per_sender / (10 if conv == self.senders[-1][1] else 1)
             self._tasks.append(asyncio.create_task(self._sender(peer, conv, rate)))
@@ -464,7 +556,7 @@ class Rig:
         """Seconds until every hub is ready and a probe message crosses hubs both ways."""
         assert self.probe is not None
         a, b, conv = self.probe
-        started = time.monotonic()
+        started, last = time.monotonic(), ""
         async with httpx.AsyncClient(timeout=1) as http:
             while time.monotonic() - started < timeout:
                 try:
@@ -478,11 +570,21 @@ class Rig:
                     codes = [(await http.get(f"{h.url}/readyz")).status_code for h in live]
                 except httpx.HTTPError:
                     codes = [0]
-                ready = all(code == 200 for code in codes)
-                if ready and await self._crosses(a, b, conv) and await self._crosses(b, a, conv):
+                if not all(code == 200 for code in codes):
+                    waiting = f"/readyz {codes}"
+                elif not (a.connected and b.connected):
+                    waiting = f"probe clients connected: {a.connected}, {b.connected}"
+                elif not await self._crosses(a, b, conv):
+                    waiting = "a probe message did not cross a -> b"
+                elif not await self._crosses(b, a, conv):
+                    waiting = "a probe message did not cross b -> a"
+                else:
                     return time.monotonic() - started
+                if waiting != last:
+                    self.note(f"  waiting for {waiting}")
+                    last = waiting
                 await asyncio.sleep(0.1)
-        raise AssertionError(f"not recovered in {timeout:.0f} s")
+        raise AssertionError(f"not recovered in {timeout:.0f} s: {last}")
 
     async def _crosses(self, src: Peer, dst: Peer, conv: str) -> bool:
         if not (src.connected and dst.connected):
@@ -536,6 +638,15 @@ class Rig:
                 list(mine),
             )
             # What clients must have by now: messages stored 2 s ago or more (traffic goes on).
+            answers = [(a, i) for e in self.examinees for a, i, ph in e.acked if ph in phases]
+            stored_answers = await conn.fetchval(
+                "SELECT count(*) FROM answers a JOIN unnest($1::uuid[], $2::uuid[]) AS k(at, it)"
+                " ON a.attempt_id = k.at AND a.item_id = k.it",
+                [a for a, _ in answers],
+                [i for _, i in answers],
+            )
+            outcome.answers_acked += len(answers)
+            outcome.answers_lost += len(answers) - int(stored_answers)
             lasts = defaultdict(
                 int,
                 {
