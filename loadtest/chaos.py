@@ -118,9 +118,7 @@ async def main() -> int:
     print(summary)
     if args.out:
         args.out.write_text(summary + "\n\n" + "\n".join(rig.events) + "\n")
-    bad = [
-        o for o in outcomes if o.lost or o.duplicated or o.missing_at_clients or o.answers_lost
-    ]
+    bad = [o for o in outcomes if o.lost or o.duplicated or o.missing_at_clients or o.answers_lost]
     return 1 if bad or any(owed) else 0
 
 
