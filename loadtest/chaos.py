@@ -35,10 +35,10 @@ from tests.chaos import (
     PostgresServer,
     RedisServer,
     Rig,
-    _env,
     hub_env,
     run_faults,
 )
+from tests.hubs import _env
 from tests.support import Factory
 
 

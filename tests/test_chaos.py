@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from hub.settings import Settings
-from tests.chaos import HEADER, RedisServer, Rig, _env, hub_env, run_faults
+from tests.chaos import HEADER, RedisServer, Rig, hub_env, run_faults
+from tests.hubs import _env
 from tests.support import Factory
 
 # The hub kill last: the killed hub's cold start (tens of seconds on a loaded machine) then

@@ -56,16 +56,20 @@ async def lagging(ctx: HubContext, after_s: float, limit: int = SWEEP_LIMIT) -> 
 async def sweep(ctx: HubContext, sender: PushSender) -> Sweep:
     """Queue the notification job of every lagging conversation; push what was left pending."""
     rows = await lagging(ctx, ctx.settings.notify_sweep_after_s)
-    # The job id names what is owed and which Redis holds it: arq then refuses a second copy
-    # while one is queued (or its result is kept), and a Redis that restarted, with a new
-    # run_id, gets the job again whatever this process remembers having queued.
+    # The job id names what is owed, which Redis holds it and the minute: arq refuses a
+    # second copy while one is queued or its result is kept, a Redis that restarted (a new
+    # run_id) gets the job again whatever this process remembers having queued, and a job
+    # that failed outside the retry wrapper (arq's own timeout) is tried again a minute
+    # later, not after the hour arq keeps its result. A conversation whose job keeps
+    # failing costs one job a minute until HORIZON_S.
     run_id = str((await ctx.redis.info("server")).get("run_id", ""))[:12]
+    minute = int(ctx.clock().timestamp() // 60)
     requeued = 0
     for row in rows:
         if await ctx.jobs.enqueue(
             "notify_conversation",
             str(row["id"]),
-            job_id=f"notify-sweep:{row['id']}:{row['last_seq']}:{run_id}",
+            job_id=f"notify-sweep:{row['id']}:{row['last_seq']}:{run_id}:{minute}",
         ):
             requeued += 1
     if requeued:
