@@ -283,10 +283,11 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
 
 def run_worker(settings: Settings) -> None:
     from arq.connections import RedisSettings
-    from arq.worker import run_worker as arq_run_worker
+
+    from hub.worker_process import run_steadily
 
     worker_settings = importlib.import_module("workers.main").WorkerSettings
-    arq_run_worker(
+    run_steadily(
         worker_settings,
         redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).job_queue,
@@ -296,10 +297,11 @@ def run_worker(settings: Settings) -> None:
 
 def run_tutor_worker(settings: Settings) -> None:
     from arq.connections import RedisSettings
-    from arq.worker import run_worker as arq_run_worker
+
+    from hub.worker_process import run_steadily
 
     worker_settings = importlib.import_module("workers.tutor_main").TutorWorkerSettings
-    arq_run_worker(
+    run_steadily(
         worker_settings,
         redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).tutor_job_queue,

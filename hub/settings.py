@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     bus_heartbeat_s: Annotated[float, Field(gt=0)] = 2
     bus_deaf_after_s: Annotated[float, Field(gt=0)] = 10
     notify_burst_s: Annotated[float, Field(gt=0)] = 5
+    # The outbox sweep (hub/notify/outbox.py) re-queues a conversation's push job once its
+    # last message is this old and still untold: past the burst window and the job's run.
+    notify_sweep_after_s: Annotated[float, Field(gt=0)] = 10
     fcm_service_account: Path | None = None
     fcm_endpoint: str | None = None
     smtp_host: str | None = None

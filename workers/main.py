@@ -38,6 +38,7 @@ from workers.notify_jobs import (
     notify_users,
     release_held_notifications,
     send_email_digests,
+    sweep_notify_outbox,
 )
 from workers.privacy_jobs import (
     build_export,
@@ -89,6 +90,7 @@ class WorkerSettings:
         notify_users,
         release_held_notifications,
         send_email_digests,
+        sweep_notify_outbox,
         submit_overdue_attempt,
         sweep_overdue_attempts,
         recalibrate_items,
@@ -111,6 +113,7 @@ class WorkerSettings:
         cron(purge_expired_sessions, hour={3}, minute={17}),
         cron(release_held_notifications, minute=EVERY_MINUTE),
         cron(send_email_digests, minute=EVERY_MINUTE, second={30}),
+        cron(sweep_notify_outbox, second=set(range(0, 60, 5)), run_at_startup=True),
         cron(sweep_overdue_attempts, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(recalibrate_recent, hour={2}, minute={40}),
         cron(requeue_pending_files, minute=EVERY_MINUTE, second={45}),
