@@ -42,6 +42,7 @@ def _sse(event: str, data: Any) -> bytes:
     "(tutor.asked, tutor.queued, tutor.delta, tutor.drop, tutor.error, tutor.done)",
     body=AskTutor,
     tag=TAG,
+    raw={200: "text/event-stream"},
 )
 async def ask(call: Call) -> StreamingResponse:
     asked = await questions.ask(call.ctx, call.user, call.body)
@@ -140,6 +141,7 @@ class _Page(RequestModel):
     summary="Read a tutor conversation (read-only)",
     query=_Page,
     tag=TAG,
+    raw={200: "application/json"},
 )
 async def observed_messages(call: Call) -> Any:
     from starlette.responses import JSONResponse
