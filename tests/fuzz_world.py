@@ -36,7 +36,7 @@ class School:
 
     @property
     def people(self) -> dict[str, User]:
-        return {"org_admin": self.admin, "teacher": self.teacher, "student": self.student}
+        return {"student": self.student, "teacher": self.teacher, "org_admin": self.admin}
 
 
 async def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
@@ -137,7 +137,11 @@ async def build_school(api: httpx.AsyncClient, factory: Factory, name: str) -> S
     oid = base64.b64encode(str(org.id).encode()).decode()
     tus = await api.post(
         "/files/tus",
-        headers={**t.headers, "Upload-Length": "10", "Upload-Metadata": f"filename {name},org_id {oid}"},
+        headers={
+            **t.headers,
+            "Upload-Length": "10",
+            "Upload-Metadata": f"filename {name},org_id {oid}",
+        },
     )
     assert tus.status_code == 201, tus.text
     ids["upload_id"] = tus.headers["location"].rsplit("/", 1)[-1]
