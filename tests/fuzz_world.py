@@ -12,9 +12,9 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import asyncpg
 import httpx
@@ -44,9 +44,11 @@ async def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
     return dict(response.json()) if response.content else {}
 
 
-async def build_school(api: httpx.AsyncClient, factory: Factory, name: str) -> School:
+async def build_school(
+    api: httpx.AsyncClient, factory: Factory, name: str, zone: str = "kzone"
+) -> School:
     """A school and one object of each kind, ids keyed by the path parameter that names them."""
-    org = await factory.org(name=name)
+    org = await factory.org(zone=zone, name=name)
     school = School(
         org,
         await factory.user("org_admin", org),
@@ -197,5 +199,28 @@ async def _store_the_rest(factory: Factory, school: School) -> None:
         await conn.close()
 
 
-def as_uuid(value: str) -> UUID:
-    return UUID(value)
+def event_seeds(school: School) -> dict[str, dict[str, Any]]:
+    """A valid payload for every event of both namespaces (the fuzzer's starting points)."""
+    ids, now = school.ids, datetime.now(UTC).isoformat()
+    room, message = ids["conversation_id"], ids["message_id"]
+    return {
+        "message.send": {"conversation_id": room, "client_msg_id": "f-1", "content": "hi"},
+        "message.edit": {"message_id": message, "content": "edited"},
+        "message.delete": {"message_id": message},
+        "message.read": {"conversation_id": room, "seq": 1},
+        "message.ack": {"message_id": message},
+        "message.read_status": {"message_id": message},
+        "sync": {"conversations": {room: 0}},
+        "presence.query": {"user_ids": [str(school.teacher.id)]},
+        "tutor.ask": {"client_msg_id": "t-1", "question": "What is 2 + 2?"},
+        "tutor.cancel": {"answer_id": ids["answer_id"]},
+        "tutor.resume": {"answer_id": ids["answer_id"], "offset": 0},
+        "message.typing": {"conversation_id": room, "typing": True},
+        "auth.refresh": {"access_token": school.student.token},
+        "heartbeat": {"client_time": now, "question": 1},
+        "event": {"kind": "focus_lost", "client_time": now},
+        "roster": {},
+        "warn": {"attempt_id": ids["attempt_id"], "message": "eyes on your screen"},
+        "extend": {"attempt_id": ids["attempt_id"], "seconds": 60},
+        "end": {"attempt_id": ids["attempt_id"], "reason": "fuzzing"},
+    }
