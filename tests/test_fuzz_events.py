@@ -35,7 +35,9 @@ HUGE = 200_000
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, 3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -208,7 +210,7 @@ async def test_every_event_of_both_namespaces_survives_broken_payloads(
         return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
     def digest() -> dict[str, tuple[int, int]]:
-        return run(tables())
+        return asyncio.run_coroutine_threadsafe(tables(), loop).result(60)
 
     try:
         outcome = await asyncio.to_thread(_fuzz, Fuzzer(hub_server[0], run, digest), peers, seeds)

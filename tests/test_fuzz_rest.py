@@ -10,6 +10,7 @@ Examples are few per operation and derandomized, so CI is bounded and reproducib
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,7 @@ def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
     code = (response.json() or {}).get("error", {}).get("code") if response.content else None
     if response.status_code == 503 and code == "tutor_not_configured":
         return None
-    return not_a_server_error(ctx, response, case)  # type: ignore[no-any-return]
+    return not_a_server_error(ctx, response, case)
 
 
 CHECKS = [
@@ -60,7 +61,8 @@ CHECKS = [
 # Calls that end the caller's session run last, so they do not turn the rest into 401s.
 SESSION_ENDERS = ("POST /api/v1/auth/logout", "DELETE /api/v1/users/me")
 # Each generated case is sent by every caller: generating is the dear part, sending is cheap.
-EXAMPLES_PER_OPERATION = 3
+# CI runs 2 per operation (~1,000 calls in all); FUZZ_EXAMPLES=50 makes a long run by hand.
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "2"))
 CALLERS = ("anonymous", "student", "teacher", "org_admin")
 
 
@@ -115,7 +117,8 @@ class Run:
 
 
 def _operations() -> list[Any]:
-    ops = [result.ok() for result in SCHEMA.get_all_operations()]
+    # Err results are operations schemathesis could not read: a broken document fails here.
+    ops = [result.ok() for result in SCHEMA.get_all_operations()]  # type: ignore[union-attr]
     return sorted(ops, key=lambda op: op.label in SESSION_ENDERS)
 
 
