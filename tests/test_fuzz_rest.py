@@ -183,3 +183,66 @@ async def test_every_operation_answers_as_declared_and_refusals_change_nothing(
     finally:
         await tables.close()
     assert not findings, "\n".join(findings)
+
+
+# --- what the fuzzer found, pinned ---------------------------------------------------------
+
+
+async def test_ints_past_what_postgresql_holds_are_422_not_500(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A drift-review version past int4, a negative page size or a seq past bigint reached
+    PostgreSQL and answered 500; each is now a 422 that names the field."""
+    school = await build_school(api, factory, "Bounds School")
+    t, ids = school.teacher, school.ids
+    calls = [
+        api.post(
+            f"/items/{ids['item_id']}/parameters/review",
+            json={"version": 2**40, "accept": True},
+            headers=t.headers,
+        ),
+        api.get(
+            f"/tutor/conversations/{ids['conversation_id']}/messages?limit=-1", headers=t.headers
+        ),
+        api.get(
+            f"/tutor/conversations/{ids['conversation_id']}/messages?before={2**70}",
+            headers=t.headers,
+        ),
+        api.get(f"/items?org_id={ids['org_id']}&offset={2**70}", headers=t.headers),
+        api.get(f"/audit-log?before_id={2**70}", headers=t.headers),
+    ]
+    for response in [await c for c in calls]:
+        assert response.status_code == 422, (response.request.url, response.text)
+        assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_refusals_without_a_body_now_carry_the_error_envelope(
+    api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A tus PATCH of the wrong content type (415) answered with no body, against the
+    document's promise of an error object; it now carries one, and tus' headers."""
+    school = await build_school(api, factory, "Envelope School")
+    patch = await api.patch(
+        f"/files/tus/{school.ids['upload_id']}",
+        content=b"abc",
+        headers={**school.teacher.headers, "Content-Type": "text/plain", "Upload-Offset": "0"},
+    )
+    assert patch.status_code == 415
+    assert patch.json()["error"]["code"] == "unsupported_media_type"
+    assert patch.headers["tus-resumable"] == "1.0.0"
+
+
+def test_the_document_declares_what_routes_really_answer() -> None:
+    """Downloads, streams and tus declare their own replies; report ids and device tokens are
+    not UUIDs; every operation may answer 503 while a dependency is down."""
+    doc = build_openapi(ENDPOINTS, API_PREFIX, "1")
+    paths = doc["paths"]
+    assert set(paths["/api/v1/files/{file_id}"]["get"]["responses"]) >= {"200", "206"}
+    assert set(paths["/api/v1/files/tus/{upload_id}"]["head"]["responses"]) >= {"200"}
+    assert (
+        "text/event-stream"
+        in paths["/api/v1/tutor/questions"]["post"]["responses"]["200"]["content"]
+    )
+    resolve = paths["/api/v1/reports/{report_id}/resolve"]["post"]["parameters"][0]
+    assert resolve["schema"].get("format") != "uuid"
+    assert all("503" in op["responses"] for ops in paths.values() for op in ops.values())
