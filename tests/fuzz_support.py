@@ -15,7 +15,7 @@ import pytest
 from hub.context import HubContext
 from hub.ratelimit import RateLimiter
 
-# Tables a refused call may rightly write: the audit log records refusals worth auditing.
+# Tables a refused call may rightly write: a failed login is audited (hub/accounts/sessions.py).
 UNDIGESTED = ("schema_migrations", "audit_log")
 
 
