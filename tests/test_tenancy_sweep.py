@@ -262,3 +262,218 @@ async def _proctor_refusal(url: str, auth: dict[str, Any]) -> Any:
         return data.get("code") if isinstance(data, dict) else repr(data)
     await sio.disconnect()
     return "connected"
+
+
+# --- ids in bodies and queries ---------------------------------------------------------------
+
+# Zones are listed to everyone (GET /zones): a zone id is no other school's secret.
+PUBLIC_ID_FIELDS = {"zone_id"}
+# (caller, method, path with my school's ids, query, body): "@kind" is the id under test (the
+# other school's, or one that exists nowhere), "=kind" my school's own id of that kind.
+FIELD_CALLS: list[tuple[str, str, str, dict[str, Any], Any]] = [
+    (
+        "org_admin",
+        "POST",
+        "/organizations/=org_id/members",
+        {},
+        {"user_id": "@user_id", "role": "student"},
+    ),
+    (
+        "teacher",
+        "POST",
+        "/conversations",
+        {},
+        {"kind": "group", "org_id": "=org_id", "title": "T", "member_ids": ["@user_id"]},
+    ),
+    (
+        "teacher",
+        "POST",
+        "/conversations",
+        {},
+        {"kind": "group", "org_id": "@org_id", "title": "T", "member_ids": ["=user_id"]},
+    ),
+    (
+        "teacher",
+        "POST",
+        "/conversations/=conversation_id/participants",
+        {},
+        {"user_ids": ["@user_id"]},
+    ),
+    (
+        "teacher",
+        "POST",
+        "/conversations/=conversation_id/messages",
+        {},
+        {"client_msg_id": "#", "content": "x", "reply_to": "@message_id"},
+    ),
+    (
+        "teacher",
+        "POST",
+        "/conversations/=conversation_id/messages",
+        {},
+        {"client_msg_id": "#", "message_type": "image", "attachment_ids": ["@file_id"]},
+    ),
+    ("teacher", "GET", "/search", {"q": "hello", "conversation_id": "@conversation_id"}, None),
+    (
+        "teacher",
+        "POST",
+        "/items",
+        {},
+        {"org_id": "@org_id", "stem": "s", "choices": ["a", "b"], "answer": 1},
+    ),
+    ("teacher", "GET", "/items", {"org_id": "@org_id"}, None),
+    ("org_admin", "POST", "/items/recalibrate", {}, {"org_id": "@org_id"}),
+    (
+        "teacher",
+        "POST",
+        "/exams",
+        {},
+        {"org_id": "=org_id", "title": "E", "mode": "fixed", "item_ids": ["@item_id"]},
+    ),
+    (
+        "teacher",
+        "POST",
+        "/exams",
+        {},
+        {
+            "org_id": "=org_id",
+            "title": "E",
+            "mode": "fixed",
+            "item_ids": ["=item_id"],
+            "class_id": "@class_id",
+        },
+    ),
+    (
+        "teacher",
+        "POST",
+        "/exams",
+        {},
+        {"org_id": "@org_id", "title": "E", "mode": "fixed", "item_ids": ["=item_id"]},
+    ),
+    ("teacher", "GET", "/exams", {"org_id": "@org_id"}, None),
+    ("student", "POST", "/attempts/=attempt_id/answers", {}, {"item_id": "@item_id", "choice": 1}),
+    ("student", "POST", "/exams/=exam_id/submit", {"attempt_id": "@attempt_id"}, None),
+    ("teacher", "GET", "/exams/=exam_id/results", {"student_id": "@user_id"}, None),
+    ("teacher", "GET", "/dashboard/teacher", {"org_id": "@org_id"}, None),
+    ("teacher", "GET", "/dashboard/teacher", {"exam_id": "@exam_id"}, None),
+    (
+        "org_admin",
+        "POST",
+        "/organizations/=org_id/invitations",
+        {},
+        {"role": "student", "class_id": "@class_id"},
+    ),
+    ("teacher", "POST", "/files", {"org_id": "@org_id", "name": "a.txt"}, b"hello"),
+    ("teacher", "POST", "/files/upload", {"org_id": "@org_id", "name": "a.txt"}, b"hello"),
+    ("teacher", "POST", "/files/urls", {}, {"file_ids": ["@file_id"]}),
+    (
+        "student",
+        "POST",
+        "/tutor/questions",
+        {},
+        {"client_msg_id": "#", "question": "q?", "org_id": "@org_id"},
+    ),
+    (
+        "student",
+        "POST",
+        "/tutor/questions",
+        {},
+        {"client_msg_id": "#", "question": "q?", "conversation_id": "@conversation_id"},
+    ),
+    ("teacher", "GET", "/tutor/usage", {"class_id": "@class_id"}, None),
+    ("org_admin", "GET", "/tutor/refusals", {"org_id": "@org_id"}, None),
+    ("teacher", "GET", "/tutor/conversations", {"student_id": "@user_id"}, None),
+    ("teacher", "POST", "/users/me/export", {}, {"user_id": "@user_id"}),
+]
+
+
+def _id_fields() -> set[tuple[str, str, str]]:
+    """(method, path, field) of every uuid in a request body or query, from the document."""
+    defs = DOC["components"]["schemas"]
+
+    def fields(schema: Any) -> set[str]:
+        if "$ref" in schema:
+            return fields(defs[schema["$ref"].rsplit("/", 1)[-1]])
+        return {n for n, s in schema.get("properties", {}).items() if "'uuid'" in str(s)}
+
+    found = set()
+    for path, ops in DOC["paths"].items():
+        for method, op in ops.items():
+            names = {p["name"] for p in op["parameters"] if p["in"] == "query"}
+            names = {
+                n
+                for n in names
+                if "uuid" in str(next(p for p in op["parameters"] if p["name"] == n)["schema"])
+            }
+            if "requestBody" in op:
+                names |= fields(op["requestBody"]["content"]["application/json"]["schema"])
+            found |= {(method.upper(), path.removeprefix(API_PREFIX), n) for n in names}
+    return found
+
+
+def _template_path(path: str) -> str:
+    return "/".join("{" + p[1:] + "}" if p.startswith("=") else p for p in path.split("/"))
+
+
+def _swap(value: Any, mine: dict[str, str], under_test: dict[str, str]) -> Any:
+    if isinstance(value, str) and value[:1] in ("@", "="):
+        return (under_test if value[0] == "@" else mine)[value[1:]]
+    if value == "#":
+        return f"c-{secrets.token_hex(6)}"
+    if isinstance(value, dict):
+        return {k: _swap(v, mine, under_test) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap(v, mine, under_test) for v in value]
+    return value
+
+
+async def test_ids_in_bodies_and_queries_hide_another_school(
+    api: httpx.AsyncClient, factory: Factory, generous_limits: None
+) -> None:
+    """Every uuid a body or a query takes, set to another school's id, is refused exactly as an
+    id that exists nowhere; a new such field fails here until FIELD_CALLS covers it."""
+    a = await build_school(api, factory, "School A")
+    b = await build_school(api, factory, "School B", zone="portal")
+    covered = {
+        (m, _template_path(p), k)
+        for _, m, p, q, body in FIELD_CALLS
+        for k, v in [*q.items(), *(body.items() if isinstance(body, dict) else [])]
+        if isinstance(v, str | list) and "@" in str(v)
+    }
+    missing = {f for f in _id_fields() if f[2] not in PUBLIC_ID_FIELDS} - covered
+    assert not missing, f"add a call to FIELD_CALLS for {sorted(missing)}"
+    unknown = {n: _unknown(n) for n in b.ids}
+    mine = {**a.ids, "user_id": str(a.student.id)}
+    holes = []
+    for role, method, path, query, body in FIELD_CALLS:
+        user = a.people[role]
+        answers = []
+        for ids in (b.ids, unknown):
+            url = "/".join(mine[p[1:]] if p.startswith("=") else p for p in path.split("/"))
+            content = body if isinstance(body, bytes) else None
+            response = await api.request(
+                method,
+                url,
+                params=_swap(query, mine, ids),
+                json=None if content is not None else _swap(body, mine, ids),
+                content=content,
+                headers=user.headers,
+            )
+            reply = response.json() if response.content else None
+            if response.status_code < 400:
+                # A filter may answer 200: then the replies must read alike, ids named by kind.
+                reply = _replace(reply, {v: f"<{k}>" for k, v in ids.items()})
+            else:
+                reply = reply.get("error", {}).get("code") if isinstance(reply, dict) else None
+            answers.append((response.status_code, reply))
+            if ids is b.ids:
+                sent = str(response.request.url) + response.request.content.decode(errors="ignore")
+                leaked = _leaks(response.text, b, sent)
+                if leaked:
+                    holes.append(f"{role} {method} {path} {query} {body!r:.80}: names B's {leaked}")
+        if answers[0] != answers[1]:
+            holes.append(
+                f"{role} {method} {path} {query} {body!r:.100}: "
+                f"{answers[0]!r:.300} with B's id, {answers[1]!r:.300} with none"
+            )
+    assert not holes, "\n".join(holes)
