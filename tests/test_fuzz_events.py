@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from tests.fuzz_world import School, build_school, event_seeds
 from tests.sockets import Client
 from tests.support import Factory
 
-EXAMPLES_PER_EVENT = 6
+# CI runs 6 per event; FUZZ_EXAMPLES=100 makes a long run by hand.
+EXAMPLES_PER_EVENT = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 HUGE = 200_000
 
 JSON = st.recursive(
