@@ -246,3 +246,24 @@ def test_the_document_declares_what_routes_really_answer() -> None:
     resolve = paths["/api/v1/reports/{report_id}/resolve"]["post"]["parameters"][0]
     assert resolve["schema"].get("format") != "uuid"
     assert all("503" in op["responses"] for ops in paths.values() for op in ops.values())
+
+
+async def test_a_roster_that_is_not_csv_is_a_422(api: httpx.AsyncClient, factory: Factory) -> None:
+    """A bare carriage return in an unquoted field (csv.Error) and cells past the header (a
+    list under the key None) were 500s: the first is refused as invalid CSV with nothing
+    imported, the second imports its line and ignores the extra cells."""
+    school = await build_school(api, factory, "Roster School")
+    url, headers = f"/classes/{school.ids['class_id']}/roster", school.admin.headers
+    before = await factory.snapshot()
+    broken = await api.post(
+        url, json={"csv": "role,name,email,student_email\nstudent,A\rB,x@y.kr,\n"}, headers=headers
+    )
+    assert broken.status_code == 422, broken.text
+    assert broken.json()["error"]["code"] == "validation_error"
+    assert await factory.snapshot() == before
+    extra = await api.post(
+        url,
+        json={"csv": "role,name,email,student_email\nstudent,A,a@y.kr,,extra,cells\n"},
+        headers=headers,
+    )
+    assert extra.status_code == 201, extra.text
