@@ -59,6 +59,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.LAST_ADMIN: 409,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
+    ErrorCode.CONSENT_REQUIRED: 403,
 }
 
 _RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE)

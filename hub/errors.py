@@ -49,6 +49,8 @@ class ErrorCode(StrEnum):
     # issue 13, fuzzing: refusals that had no body (a tus PATCH of the wrong type, a bad Range)
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+    # A required consent is withdrawn or not yet given by the person (hub/privacy/consent.py).
+    CONSENT_REQUIRED = "consent_required"
 
 
 class DomainError(Exception):

@@ -56,3 +56,13 @@ PRIVACY_ROWS = Counter(
 PRIVACY_REFUSALS = Counter(
     "dreamseed_privacy_refusals_total", "Refused erasure and export requests", ["reason"]
 )
+# Message partitions (hub/chat/partitions.py).
+MESSAGE_PARTITIONS = Counter(
+    "dreamseed_message_partitions_total",
+    "Monthly message partitions created (ahead by the job, or on demand by a send) and archived",
+    ["event"],
+)
+MESSAGE_MONTHS_AHEAD = Gauge(
+    "dreamseed_message_months_ahead",
+    "Months after the current one that already have a partition (alert when below 1)",
+)
