@@ -384,6 +384,13 @@ FIELD_CALLS: list[tuple[str, str, str, dict[str, Any], Any]] = [
     ("org_admin", "GET", "/tutor/refusals", {"org_id": "@org_id"}, None),
     ("teacher", "GET", "/tutor/conversations", {"student_id": "@user_id"}, None),
     ("teacher", "POST", "/users/me/export", {}, {"user_id": "@user_id"}),
+    (
+        "parent",
+        "POST",
+        "/consents",
+        {},
+        {"kind": "marketing", "version": "1", "granted": True, "user_id": "@user_id"},
+    ),
 ]
 
 
@@ -446,7 +453,7 @@ async def test_ids_in_bodies_and_queries_hide_another_school(
     mine = {**a.ids, "user_id": str(a.student.id)}
     holes = []
     for role, method, path, query, body in FIELD_CALLS:
-        user = a.people[role]
+        user = {**a.people, "parent": a.parent}[role]
         answers = []
         for ids in (b.ids, unknown):
             url = "/".join(mine[p[1:]] if p.startswith("=") else p for p in path.split("/"))
