@@ -57,6 +57,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_IN_FLIGHT: 429,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.LAST_ADMIN: 409,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.CONSENT_REQUIRED: 403,
 }
 

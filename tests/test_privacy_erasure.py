@@ -186,7 +186,8 @@ async def test_an_admin_asks_twice_and_gets_one_erasure_done_by_the_worker_job(
 async def test_who_may_ask_for_an_erasure(
     api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
 ) -> None:
-    """A teacher, another school's admin or an admin of only one of two schools is refused."""
+    """A teacher or an admin of only one of two schools is refused; another school's admin is
+    told the person does not exist (a 403 would tell an outsider who exists)."""
     org, other = await factory.org(), await factory.org()
     student = await factory.user("student", org)
     teacher = await factory.user("teacher", org)
@@ -200,10 +201,12 @@ async def test_who_may_ask_for_an_erasure(
         both.id,
     )
     before = await factory.snapshot()
-    for asker, target in ((teacher, student), (outsider, student), (admin, both)):
+    for asker, target in ((teacher, student), (admin, both)):
         refused = await api.post(f"/users/{target.id}/erasure", headers=asker.headers)
         assert refused.status_code == 403, refused.text
         assert error_of(refused)["code"] == "forbidden"
+    hidden = await api.post(f"/users/{student.id}/erasure", headers=outsider.headers)
+    assert hidden.status_code == 404 and error_of(hidden)["code"] == "not_found", hidden.text
     own = await api.post(f"/users/{admin.id}/erasure", headers=admin.headers)
     assert own.status_code == 422
     assert await factory.snapshot() == before

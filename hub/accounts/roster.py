@@ -52,6 +52,16 @@ class Row:
 
 def parse(text: str) -> list[Row]:
     """The roster's rows, or a validation error naming each bad line (and nothing is done)."""
+    try:
+        return _parse(text)
+    except csv.Error as exc:
+        # e.g. a bare carriage return inside a field: once a 500 (found by fuzzing).
+        raise DomainError(
+            ErrorCode.VALIDATION, f"The roster is not valid CSV: {exc}", field="csv"
+        ) from None
+
+
+def _parse(text: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in _REQUIRED if c not in header]
@@ -65,7 +75,12 @@ def parse(text: str) -> list[Row]:
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
     for n, raw in enumerate(reader, start=2):
-        item = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        # Cells past the header arrive as a list under the key None: they are ignored.
+        item = {
+            (k or "").strip().lower(): v.strip()
+            for k, v in raw.items()
+            if k is not None and isinstance(v, str)
+        }
         row, problem = _row(n, item, seen)
         if row is None:
             errors.append({"field": f"csv.line{n}", "message": problem})

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import socketio
+from pydantic import BaseModel
 
 from hub import metrics
 from hub.bus import conversation_room, user_room
@@ -21,13 +22,20 @@ from hub.errors import DomainError, ErrorCode, not_found
 from hub.exams.policy import may_signal
 from hub.presence.queries import announce
 from hub.ratelimit import RateLimiter
-from hub.sockets.handlers import dispatch, run_event
+from hub.sockets.handlers import EVENTS, dispatch, run_event
 from hub.sockets.leases import Leases, authenticate
 from hub.sockets.typing_relay import TypingRelay
-from schema.models.chat import Typing
+from schema.models.chat import AuthRefresh, Typing
 
 logger = logging.getLogger("dreamseed.sockets")
 _CHATTY = frozenset({"message.typing", "presence.query", "sync"})
+# Every client event of this namespace and the model its payload must fit: the fuzzers and the
+# tenancy sweep are generated from it, so a new event is covered without anyone remembering.
+CLIENT_EVENTS: dict[str, type[BaseModel]] = {
+    **{name: spec.model for name, spec in EVENTS.items()},
+    "message.typing": Typing,
+    "auth.refresh": AuthRefresh,
+}
 
 _ROOMS_AND_CONTACTS = """
     SELECT p.conversation_id AS id,

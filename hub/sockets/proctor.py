@@ -28,6 +28,7 @@ from hub.proctor import actions, events, roster, seats
 from hub.proctor.seats import Seat
 from hub.sockets.handlers import jsonable, run_event
 from hub.sockets.leases import Leases, authenticate, refuse
+from schema.models.chat import AuthRefresh
 from schema.models.proctor import (
     End,
     Extend,
@@ -88,6 +89,13 @@ PROCTOR_EVENTS: dict[str, Spec] = {
     "warn": (Warn, _warn),
     "extend": (Extend, _extend),
     "end": (End, _end),
+}
+
+# Every client event of this namespace (either role) and its model, for the fuzzers and the
+# tenancy sweep, as hub/sockets/namespace.py's CLIENT_EVENTS.
+CLIENT_EVENTS: dict[str, type[BaseModel]] = {
+    **{name: spec[0] for name, spec in (STUDENT_EVENTS | PROCTOR_EVENTS).items()},
+    "auth.refresh": AuthRefresh,
 }
 
 

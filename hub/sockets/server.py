@@ -13,7 +13,7 @@ from hub.bus import conversation_room, user_room
 from hub.context import HubContext
 from hub.presence.queries import announce
 from hub.settings import Settings
-from hub.sockets import engine_tuning
+from hub.sockets import engine_tuning, guards
 from hub.sockets.manager import HubManager
 from hub.sockets.namespace import HubNamespace
 from hub.sockets.proctor import ProctorNamespace
@@ -57,6 +57,7 @@ def create_server(
     settings: Settings, channel: str
 ) -> tuple[socketio.AsyncServer, HubNamespace, HubManager, ProctorNamespace]:
     engine_tuning.install()
+    guards.install()
     manager = HubManager(
         settings.redis_dsn,
         channel,
@@ -64,7 +65,7 @@ def create_server(
         deaf_after_s=settings.bus_deaf_after_s,
     )
     manager.max_backlog = settings.socket_backlog_max
-    sio = socketio.AsyncServer(
+    sio = guards.GuardedServer(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins=settings.socketio_origins,
