@@ -57,9 +57,10 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_IN_FLIGHT: 429,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.LAST_ADMIN: 409,
+    ErrorCode.OVERLOADED: 503,
 }
 
-_RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE)
+_RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED)
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.VALIDATION}
 
 

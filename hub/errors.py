@@ -46,6 +46,8 @@ class ErrorCode(StrEnum):
     TOO_MANY_IN_FLIGHT = "too_many_in_flight"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     LAST_ADMIN = "last_admin"
+    # Load shedding (issue 13 §2): past the in-flight cap; retryable, with retry_after.
+    OVERLOADED = "overloaded"
 
 
 class DomainError(Exception):
