@@ -101,7 +101,12 @@ async def hub_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     """A real uvicorn serving the whole app on 127.0.0.1 (random port)."""
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False,
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
         proxy_headers=False,  # as the hub starts it: api/proxies.py decides
     )
     server = uvicorn.Server(config)
