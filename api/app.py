@@ -52,6 +52,7 @@ from api.shedding import ConnectLimit, InFlightLimit
 from hub.errors import DomainError
 from hub.exams import adaptive
 from hub.keys import RedisKeys
+from hub.presence.heartbeat import Heartbeat
 from hub.services import close_context, open_context
 from hub.settings import Settings, SettingsError, load_settings
 from hub.sockets.server import SocketBus, create_server, presence_loop
@@ -99,9 +100,19 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         manager.start(sio)
         _tune_gc()
         presence = asyncio.create_task(presence_loop(ctx, namespace))
+        host = ctx.presence.host_id
+        heartbeat = Heartbeat(
+            settings.redis_dsn,
+            ctx.keys.host_alive(host),
+            ctx.keys.hosts,
+            host,
+            settings.presence_ttl_s,
+        )
+        heartbeat.start()
         try:
             yield {}
         finally:
+            heartbeat.stop()
             presence.cancel()
             await manager.stop()
             await close_context(ctx)
