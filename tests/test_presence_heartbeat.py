@@ -36,7 +36,8 @@ async def test_a_starved_event_loop_keeps_its_host_alive_and_a_stopped_one_is_sw
     heartbeat = Heartbeat(settings.redis_dsn, keys.host_alive(host), keys.hosts, host, LEASE_S)
     heartbeat.start()
     try:
-        time.sleep(3 * LEASE_S)  # the fault: a loop that runs nothing else for 1.5 s
+        # The fault: a loop that runs nothing else for 1.5 s.
+        time.sleep(3 * LEASE_S)  # noqa: ASYNC251
         assert heartbeat.beats >= 3
         assert user not in await hub_ctx.presence.sweep_dead_hosts(_now_ms())
         assert await redis.sismember(keys.hosts, host)  # type: ignore[misc]
