@@ -5,17 +5,22 @@ one address are refused before any authentication or database work."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import socketio
+from websockets.asyncio.client import connect as ws_connect
 
 from api.proxies import parse_networks
 from hub.admission import Admission
+from hub.bus import conversation_room
 from hub.ratelimit import LocalLimiter
 from tests.sockets import Client
 from tests.support import Factory, User, cmid, error_of
@@ -210,3 +215,59 @@ async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
     assert proxied.count(200) == 60, proxied
     sio = _rest(hub_server).state.sio
     await _drop_sessions(sio, {sid for sid, s in sio.eio.sockets.items() if not s.connected})
+
+
+def _rss_bytes() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+
+
+async def test_a_room_member_that_stops_reading_is_closed_and_the_others_get_everything(
+    hub_server: tuple[str, Any], factory: Factory
+) -> None:
+    """A room receives up to ~1,000 messages a second of 32 kB while one member reads
+    nothing: that member is closed once 50 packets wait for it, the process grows by far
+    less than the 19 MB an unbounded queue would hold, and the two members who read get all
+    600 messages in order."""
+    rest = _rest(hub_server)
+    sio, manager = rest.state.sio, rest.state.bus_manager
+    namespace = sio.namespace_handlers["/"]
+    (stalled, *readers), room = await _room(factory, 3)
+    seen: list[list[int]] = [[], []]
+    clients = []
+    for user, log in zip(readers, seen, strict=True):
+        client = socketio.AsyncClient(reconnection=False)
+        # Counted, not kept: the readers live in this process too, and must not be what grows.
+        client.on("message.new", lambda data, log=log: log.append(data["seq"]))
+        await client.connect(
+            hub_server[0], auth={"token": user.token}, transports=["websocket"], wait_timeout=10
+        )
+        clients.append(client)
+    url = hub_server[0].replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+    original = manager.max_backlog
+    manager.max_backlog = 50
+    try:
+        async with ws_connect(url, max_queue=1, compression=None, close_timeout=0.1) as ws:
+            assert str(await ws.recv()).startswith("0")
+            await ws.send("40" + json.dumps({"token": stalled.token}))
+            sid = json.loads(str(await ws.recv())[2:])["sid"]
+            before = _rss_bytes()
+            body = "x" * 32_768
+            for seq in range(600):
+                await sio.emit(
+                    "message.new", {"seq": seq, "content": body}, room=conversation_room(room)
+                )
+                if seq % 10 == 9:
+                    # ~1,000 a second at most, and never more than 100 ahead of the readers
+                    # (on a loaded machine they would otherwise be closed as laggards too).
+                    await asyncio.sleep(0.01)
+                    await _until(lambda seq=seq: min(len(log) for log in seen) > seq - 100)
+            grown = _rss_bytes() - before
+            assert sid not in namespace.connections, "the member that reads nothing stayed"
+        await _until(lambda: all(len(log) == 600 for log in seen), timeout=30)
+    finally:
+        manager.max_backlog = original
+        for client in clients:
+            await client.disconnect()
+    assert all(log == list(range(600)) for log in seen)
+    assert grown < 10 * 2**20, f"the hub grew by {grown / 2**20:.1f} MiB"
