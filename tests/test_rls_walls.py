@@ -1,18 +1,22 @@
 """Row-level security is a second wall of its own (issue 13 §4): raw SQL under the acting
-user's role, with every code check bypassed, cannot write participants it may not write."""
+user's role, with every code check bypassed, cannot write participants it may not write nor
+read answer keys it may not read."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 import pytest
 
 from hub.context import HubContext
 from hub.db import Connection
+from tests.exam_support import answer, make_exam, make_items, school, start
 from tests.support import Factory, Org, User
 
 
@@ -125,3 +129,38 @@ async def test_who_creates_a_conversation_writes_its_first_participants_only_the
     async with _as(hub_ctx, teacher) as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute(_ADD, room, other.id, org.zone_id, org.id, "member")
+
+
+async def _keys(hub_ctx: HubContext, user: User, items: list[dict[str, Any]]) -> list[int | None]:
+    async with _as(hub_ctx, user) as conn:
+        return [await conn.fetchval("SELECT app_item_key($1::uuid)", i["id"]) for i in items]
+
+
+async def test_a_student_cannot_read_answer_keys_except_the_question_being_answered(
+    hub_ctx: HubContext, api: httpx.AsyncClient, factory: Factory
+) -> None:
+    """Raw SQL as a student of the school cannot read items.answer at all, and the key
+    function answers only for the question their active CBT attempt is on (its scoring runs
+    as them); the teacher reads every key, and answers are still scored."""
+    s = await school(factory)
+    items = await make_items(api, s.teacher, s.org, 3, answer=2)
+    assert [i["answer"] for i in items] == [2, 2, 2]  # staff: through INSERT ... RETURNING
+    sitting, other = s.students
+    async with _as(hub_ctx, sitting) as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT answer FROM items")
+    async with _as(hub_ctx, sitting) as conn:
+        assert len(await conn.fetch("SELECT id, stem, choices FROM items")) == 3
+    assert await _keys(hub_ctx, sitting, items) == [None, None, None]
+    exam = await make_exam(api, s.teacher, s.org, items, "cbt", time_limit_s=600)
+    attempt = await start(api, sitting, exam)
+    assert await _keys(hub_ctx, sitting, items) == [2, None, None]
+    assert await _keys(hub_ctx, other, items) == [None, None, None]
+    answered = await answer(api, sitting, attempt["id"], items[0]["id"], 2)
+    assert answered.status_code == 201, answered.text
+    assert await _keys(hub_ctx, sitting, items) == [None, 2, None]
+    assert await _keys(hub_ctx, s.teacher, items) == [2, 2, 2]
+    correct = await factory.fetchval(
+        "SELECT correct FROM answers WHERE attempt_id = $1::uuid", attempt["id"]
+    )
+    assert correct is True

@@ -59,3 +59,32 @@ $$;
 CREATE TRIGGER participants_keys_fixed
     BEFORE UPDATE OF conversation_id, user_id, zone_id, org_id ON participants
     FOR EACH ROW EXECUTE FUNCTION participants_keys_fixed();
+
+-- Item keys: any member of the organization could read items.answer (students included);
+-- only the code hid it. The application role may no longer read the column at all
+-- (schema/migrate.py grants it every column of items but `answer`); the key is read through
+-- app_item_key(), which answers:
+--   * staff of the item's organization, administrators of its zone, system administrators;
+--   * the hub's own system transactions (no acting role: `SET LOCAL ROLE NONE`);
+--   * a student, only for the item their active attempt is on now (the CAT item served and
+--     awaited, the position a CBT form is on) or, in a fixed-order exam, an item of the
+--     exam they are sitting: the answer's scoring runs in the student's transaction.
+-- Everything else gets NULL. VOLATILE so that INSERT/UPDATE ... RETURNING see their own row.
+CREATE FUNCTION app_item_key(p_item uuid) RETURNS smallint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
+    SELECT i.answer FROM items i
+    WHERE i.id = p_item AND (
+        current_setting('role') = 'none'
+        OR i.org_id IN (SELECT app_staff_org_ids())
+        OR i.zone_id IN (SELECT app_admin_zone_ids())
+        OR app_is_sys_admin()
+        OR EXISTS (
+            SELECT 1 FROM attempts a JOIN exams e ON e.id = a.exam_id
+            WHERE a.student_id = app_user_id() AND a.status = 'active'
+              AND (a.pending_item = i.id
+                   OR EXISTS (
+                       SELECT 1 FROM exam_items x
+                       WHERE x.exam_id = e.id AND x.item_id = i.id
+                         AND (e.mode = 'fixed'
+                              OR (e.mode = 'cbt' AND x.position = a.answered))))))
+$$;
