@@ -77,6 +77,8 @@ def create_server(
     namespace.max_in_flight_per_connection = settings.max_in_flight_per_connection
     sio.register_namespace(namespace)
     proctor = ProctorNamespace()
+    proctor.admission = namespace.admission
+    proctor.max_in_flight_per_connection = settings.max_in_flight_per_connection
     sio.register_namespace(proctor)
     # Socket ids are unique across namespaces: ask whichever namespace holds the socket.
     manager.session_of = lambda sid: namespace.session_of(sid) or proctor.session_of(sid)
