@@ -58,6 +58,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.LAST_ADMIN: 409,
     ErrorCode.OVERLOADED: 503,
+    ErrorCode.CONSENT_REQUIRED: 403,
 }
 
 _RETRYABLE = (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.OVERLOADED)

@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     LAST_ADMIN = "last_admin"
     # Load shedding (issue 13 §2): past the in-flight cap; retryable, with retry_after.
     OVERLOADED = "overloaded"
+    # A required consent is withdrawn or not yet given by the person (hub/privacy/consent.py).
+    CONSENT_REQUIRED = "consent_required"
 
 
 class DomainError(Exception):

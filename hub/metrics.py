@@ -62,3 +62,14 @@ SHED = Counter("dreamseed_shed_total", "Work refused as overloaded", ["where"])
 CONNECTS_REFUSED = Counter(
     "dreamseed_connects_refused_total", "Handshakes refused: too many from one client address"
 )
+
+# Message partitions (hub/chat/partitions.py).
+MESSAGE_PARTITIONS = Counter(
+    "dreamseed_message_partitions_total",
+    "Monthly message partitions created (ahead by the job, or on demand by a send) and archived",
+    ["event"],
+)
+MESSAGE_MONTHS_AHEAD = Gauge(
+    "dreamseed_message_months_ahead",
+    "Months after the current one that already have a partition (alert when below 1)",
+)

@@ -133,10 +133,19 @@ class Settings(BaseSettings):
     retention_audit_archive_days: Annotated[int, Field(gt=0)] = 3 * 365
     retention_tutor_days: Annotated[int, Field(gt=0)] = 365
     retention_batch: Annotated[int, Field(gt=0)] = 1000
-    erasure_batch: Annotated[int, Field(gt=0)] = 500
+    # Messages an erasure blanks per transaction, in one conversation, whose row it holds that
+    # long: sends there wait for it (loadtest/erasure_bench.py).
+    erasure_batch: Annotated[int, Field(gt=0)] = 200
     export_ttl_s: PositiveSeconds = 3600
     # The current version of the terms, privacy policy and data-processing consent.
     consent_version: str = Field(default="2026-01", min_length=1, max_length=40)
+    # Message partitions (hub/chat/partitions.py): whole months older than this move to the
+    # archive tablespace (ops create it on cheaper storage; pg_default moves nothing).
+    message_archive_after_days: Annotated[int, Field(gt=0)] = 30
+    message_archive_tablespace: str = Field(default="pg_default", pattern=r"^[a-z_][a-z0-9_]*$")
+    message_partitions_ahead: Annotated[int, Field(ge=1, le=24)] = 3
+    # Idempotency keys are kept this long (a client retrying later sends a new message).
+    message_key_days: Annotated[int, Field(gt=0)] = 7
 
     @field_validator("jwt_secret")
     @classmethod

@@ -32,6 +32,7 @@ from workers.file_jobs import (
     transcribe_file,
 )
 from workers.jobs import expire_link_requests, purge_expired_sessions
+from workers.message_jobs import archive_message_months, prepare_message_months
 from workers.notify_jobs import (
     notify_conversation,
     notify_users,
@@ -102,6 +103,8 @@ class WorkerSettings:
         retention_weekly,
         retention_monthly,
         build_export,
+        prepare_message_months,
+        archive_message_months,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
@@ -116,6 +119,8 @@ class WorkerSettings:
         cron(retention_daily, hour={4}, minute={41}),
         cron(retention_weekly, weekday={6}, hour={3}, minute={47}),
         cron(retention_monthly, day={1}, hour={2}, minute={53}),
+        cron(prepare_message_months, hour={1}, minute={7}, run_at_startup=True),
+        cron(archive_message_months, hour={1}, minute={37}),
     ]
     on_startup = startup
     on_shutdown = shutdown

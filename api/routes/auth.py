@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from api.endpoint import Call, endpoint
-from hub.accounts import sessions
+from hub.accounts import erasure, sessions
 from schema.models.accounts import (
+    ErasureByCredentials,
     LoginRequest,
     RefreshRequest,
     RegisterRequest,
@@ -69,4 +70,17 @@ async def logout(call: Call) -> None:
     await sessions.logout(call.ctx, call.user, call.meta)
 
 
-ENDPOINTS = [register, login, refresh, logout]
+@endpoint(
+    "POST",
+    "/auth/erasure",
+    summary="Erase my account with my e-mail and password (when I cannot sign in)",
+    body=ErasureByCredentials,
+    auth=False,
+    tag="auth",
+    rate_limited=False,  # throttled by failures, as login is
+)
+async def erase_signed_out(call: Call) -> None:
+    await erasure.erase_by_credentials(call.ctx, call.body, call.meta)
+
+
+ENDPOINTS = [register, login, refresh, logout, erase_signed_out]

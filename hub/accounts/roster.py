@@ -7,6 +7,11 @@ parent `student_email`, the child's address in the same file or already in the c
 names every bad line. New accounts get a random first password, returned once. An address
 that already has an account is used only if that person is already a member of the school;
 anyone else is skipped with the reason (invite them: they must consent to join).
+
+Each account made here carries the school's attestation (a `data_processing` consent with the
+source 'school', recorded by the importer): the school, as data controller, answers for
+enrolling them. The person's own consents are asked at their first sign-in
+(hub/privacy/consent.py).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.passwords import hash_password
+from hub.privacy import consent
 from schema.models.accounts import OrgRole
 
 MAX_ROWS = 2000
@@ -141,6 +147,8 @@ async def import_roster(
     # school's own list, and existing accounts outside the school are left alone.
     async with ctx.db.system() as conn:
         result = await _apply(conn, class_id, klass, rows, passwords, hashes, in_class, actor)
+        made = [c["user_id"] for c in result["created"] if c["initial_password"] is not None]
+        await consent.attest_enrollment(conn, made, actor.user_id, ctx.settings.consent_version)
         await audit.record(
             conn,
             "roster.import",

@@ -92,6 +92,7 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
 
     Throttled by failures per account and address (hub/accounts/throttle.py)."""
     await throttle.check(ctx, body.email, meta.ip)
+    failure: DomainError | None
     async with ctx.db.system() as conn:
         row = await conn.fetchrow(
             "SELECT id, password_hash FROM users WHERE email = $1 AND deleted_at IS NULL",
@@ -109,23 +110,50 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
             )
             failure = DomainError(ErrorCode.INVALID_CREDENTIALS, "The e-mail or password is wrong")
         else:
-            failure = None
-            pair = await _open_session(ctx, conn, row["id"], meta)
-            await audit.record(
-                conn,
-                "auth.login",
-                actor_id=row["id"],
-                target_type="user",
-                target_id=row["id"],
-                meta=meta,
-            )
+            failure = await _consent_gate(ctx, conn, row["id"], body, meta)
+            if failure is None:
+                pair = await _open_session(ctx, conn, row["id"], meta)
+                await audit.record(
+                    conn,
+                    "auth.login",
+                    actor_id=row["id"],
+                    target_type="user",
+                    target_id=row["id"],
+                    meta=meta,
+                )
     # Raised after the transaction commits, so the failed attempt stays in the audit log.
+    if failure is not None and failure.code is ErrorCode.CONSENT_REQUIRED:
+        raise failure  # the password was right: not a guess to throttle
     if failure is not None:
         await throttle.failed(ctx, body.email, meta.ip)
         raise failure
     await throttle.succeeded(ctx, body.email, meta.ip)
     metrics.LOGINS.labels("success").inc()
     return pair
+
+
+async def _consent_gate(
+    ctx: HubContext, conn: Connection, user_id: UUID, body: LoginRequest, meta: RequestMeta
+) -> DomainError | None:
+    """Record consents sent with the sign-in (the current version only), then refuse the
+    sign-in while a required one is withdrawn or not yet given (hub/privacy/consent.py)."""
+    version = ctx.settings.consent_version
+    given = [c for c in body.consents or () if c.version == version]
+    if given:
+        await consent.record_signup(conn, user_id, given, meta)
+    missing = await consent.missing_at_sign_in(conn, user_id)
+    if not missing:
+        return None
+    await audit.record(
+        conn,
+        "auth.login_consent_required",
+        actor_id=user_id,
+        target_type="user",
+        target_id=user_id,
+        meta=meta,
+        details={"missing": missing},
+    )
+    return consent.consent_required(missing, version)
 
 
 async def _open_session(

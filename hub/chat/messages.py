@@ -7,7 +7,8 @@ client_msg_id returns the stored message instead of storing another.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +16,7 @@ import asyncpg
 
 from hub import metrics
 from hub.accounts import audit
-from hub.chat import attachments, policy, profanity, search
+from hub.chat import attachments, partitions, policy, profanity, search
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.clock import wire_time
@@ -26,8 +27,6 @@ from hub.exams import policy as exam_policy
 from hub.notify import enqueue
 from hub.outages import as_unavailable
 from schema.models.chat import HistoryQuery, SendMessage
-
-_ACK_COLUMNS = "id, seq, created_at, conversation_id"
 
 
 async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
@@ -44,9 +43,7 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
             raise
         return earlier
     try:
-        # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
-        async with ctx.db.acting_lean(actor.user_id) as conn:
-            event = await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
+        event = await _insert_once_more_if_no_month(ctx, actor, body)
     except asyncpg.UniqueViolationError:
         event = None  # a concurrent retry of the same client_msg_id committed first
     if event is None or "stored" in event:
@@ -66,6 +63,23 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
     return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
 
 
+async def _insert_once_more_if_no_month(
+    ctx: HubContext, actor: Actor, body: SendMessage
+) -> dict[str, Any]:
+    """Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
+    Partitioning (0009): a month the worker has not made ahead is made now, and the send
+    tried once more (hub/chat/partitions.py)."""
+    for attempt in (1, 2):
+        try:
+            async with ctx.db.acting_lean(actor.user_id) as conn:
+                return await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
+        except asyncpg.CheckViolationError as exc:
+            if attempt == 2 or not partitions.is_missing_partition(exc):
+                raise
+            await partitions.create_on_demand(ctx)
+    raise AssertionError("unreachable")
+
+
 async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
     decision = await ctx.message_limiter.hit(
         ctx.keys.rate_limit(f"msg:{actor.user_id}"), int(ctx.clock().timestamp() * 1000)
@@ -80,8 +94,11 @@ async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
 
 
 async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[str, Any] | None:
+    # From message_keys (0009_partitions.sql): one primary-key lookup, whatever month the
+    # message went to, instead of a probe of every month's partition.
     row = await conn.fetchrow(
-        f"SELECT {_ACK_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2",  # noqa: S608
+        """SELECT message_id AS id, seq, created_at, conversation_id FROM message_keys
+           WHERE sender_id = $1 AND client_msg_id = $2""",
         user_id,
         body.client_msg_id,
     )
@@ -104,7 +121,8 @@ _SEND_CONTEXT = f"""
     SELECT c.kind::text AS kind, p.role::text AS role,
            {exam_policy.sitting_sql(1, 5)} AS in_exam,
            {exam_policy.peer_exams_sql(2, 1, 5)} AS peer_exams,
-           EXISTS (SELECT 1 FROM messages WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
+           EXISTS (SELECT 1 FROM message_keys
+                   WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
            (SELECT conversation_id FROM messages WHERE id = $4) AS reply_conversation,
            EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = c.org_id
                    AND role IN ('teacher', 'org_admin')) AS staff,
@@ -132,6 +150,12 @@ _SEND_WRITE = f"""
                $4::message_type, $5, $6, $7, array_to_tsvector($8::text[]), $9
         FROM conv
         RETURNING {MESSAGE_COLUMNS}
+    ), msg_key AS (
+        -- Partitioning (0009): the idempotency key's uniqueness lives in message_keys.
+        INSERT INTO message_keys (sender_id, client_msg_id, conversation_id, message_id, seq,
+                                  created_at)
+        SELECT sender_id, client_msg_id, conversation_id, id, seq, created_at
+        FROM msg WHERE sender_id IS NOT NULL
     ), watermark AS (
         UPDATE participants SET last_read_seq = (SELECT last_seq FROM conv)
         WHERE conversation_id = $1 AND user_id = $2
@@ -320,6 +344,7 @@ async def delete_message(ctx: HubContext, actor: Actor, message_id: UUID) -> dic
 
 
 async def _message_for_update(conn: Connection, message_id: UUID) -> Any:
+    await partitions.reading_archive(conn)  # an archived message can be edited or deleted
     row = await conn.fetchrow(
         """SELECT id, conversation_id, sender_id, deleted_at, zone_id, org_id
            FROM messages WHERE id = $1 FOR UPDATE""",
@@ -338,30 +363,78 @@ async def _next_change(conn: Connection, conversation_id: UUID) -> int:
     return change
 
 
+_HISTORY = f"""
+    SELECT {MESSAGE_COLUMNS} FROM messages
+    WHERE conversation_id = $1
+      AND ($2::bigint IS NULL OR seq < $2) AND ($3::bigint IS NULL OR seq > $3)
+      AND ($4::timestamptz IS NULL OR created_at >= $4)
+      AND ($5::timestamptz IS NULL OR created_at < $5)
+      AND created_at >= $7
+    ORDER BY seq {{order}} LIMIT $6"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
+
+
 async def history(
     ctx: HubContext, actor: Actor, conversation_id: UUID, q: HistoryQuery
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of messages in seq order. `after` pages forward; otherwise backward from `before`."""
+    """A page of messages in seq order. `after` pages forward; otherwise backward from `before`.
+
+    Partitioning (0009): first from the hot months only (`partitions.hot_since`); a page that
+    is not provably complete there (seqs are gap-free, so a hole or a short page that does
+    not reach seq 1 or the last seq shows it) is read again over every month."""
     forward = q.after is not None and q.before is None
+    sql = _HISTORY.format(order="ASC" if forward else "DESC")
+    hot = partitions.hot_since(ctx.clock(), ctx.settings)
+    args = (conversation_id, q.before, q.after, q.since, q.until, q.limit + 1)
     async with ctx.db.acting(actor.user_id) as conn:
-        await my_role(conn, actor.user_id, conversation_id)
-        rows = await conn.fetch(
-            f"""SELECT {MESSAGE_COLUMNS} FROM messages
-                WHERE conversation_id = $1
-                  AND ($2::bigint IS NULL OR seq < $2) AND ($3::bigint IS NULL OR seq > $3)
-                  AND ($4::timestamptz IS NULL OR created_at >= $4)
-                  AND ($5::timestamptz IS NULL OR created_at < $5)
-                ORDER BY seq {"ASC" if forward else "DESC"} LIMIT $6""",  # noqa: S608
+        last_seq = await conn.fetchval(
+            """SELECT c.last_seq FROM conversations c
+               JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1
+               WHERE c.id = $2 AND p.left_at IS NULL""",
+            actor.user_id,
             conversation_id,
-            q.before,
-            q.after,
-            q.since,
-            q.until,
-            q.limit + 1,
         )
-        page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
-    has_more = len(rows) > q.limit
+        if last_seq is None:
+            raise not_found("Conversation")
+        rows, has_more = None, False
+        if q.until is None or q.until > hot:
+            rows = await conn.fetch(sql, *args, hot)
+            if q.since is not None and q.since >= hot:  # the query itself stays in hot months
+                rows, has_more = rows[: q.limit], len(rows) > q.limit
+            else:
+                rows, has_more = _hot_page(rows, q, forward, last_seq)
+        if rows is not None:
+            page = await attachments.add_to(conn, [dict(r) for r in rows])
+    if rows is None:  # older months: a new transaction that waits for a move to the archive
+        async with ctx.db.acting(actor.user_id) as conn:
+            await partitions.reading_archive(conn)
+            rows = await conn.fetch(sql, *args, datetime.min.replace(tzinfo=UTC))
+            page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
+            has_more = len(rows) > q.limit
     return (page if forward else page[::-1]), has_more
+
+
+def _hot_page(
+    rows: list[Any], q: HistoryQuery, forward: bool, last_seq: int
+) -> tuple[list[Any] | None, bool]:
+    """(page, has_more) when what the hot months gave is the page over every month, else
+    (None, False). Seqs are gap-free: the page must run from `first` towards `end` with no
+    hole, and be full or reach `end`; then whether more exist follows from the numbers."""
+    if q.since is not None or q.until is not None:
+        return None, False
+    if forward:
+        assert q.after is not None  # noqa: S101 - forward means `after`
+        first, end, step = q.after + 1, last_seq, 1
+    else:
+        first = last_seq if q.before is None else min(q.before - 1, last_seq)
+        end, step = (1 if q.after is None else q.after + 1), -1
+    if (first - end) * step > 0:  # nothing to read
+        return ([], False) if not rows else (None, False)
+    seqs = [r["seq"] for r in rows[: q.limit]]
+    if not seqs or seqs[0] != first or any(b - a != step for a, b in pairwise(seqs)):
+        return None, False
+    if len(seqs) < q.limit and seqs[-1] != end:
+        return None, False
+    return rows[: q.limit], seqs[-1] != end
 
 
 async def report_message(
