@@ -229,6 +229,8 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
             "--port",
             str(resolved.port),
             "--no-access-log",
+            # Client addresses come from X-Forwarded-For only via TRUSTED_PROXIES (api/proxies.py).
+            "--no-proxy-headers",
         ]
         if sys.platform != "win32":
             web += ["--loop", "uvloop"]

@@ -49,6 +49,9 @@ class ErrorCode(StrEnum):
     # issue 13, fuzzing: refusals that had no body (a tus PATCH of the wrong type, a bad Range)
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+
+    # Load shedding (issue 13 §2): past the in-flight cap; retryable, with retry_after.
+    OVERLOADED = "overloaded"
     # A required consent is withdrawn or not yet given by the person (hub/privacy/consent.py).
     CONSENT_REQUIRED = "consent_required"
 

@@ -56,6 +56,13 @@ PRIVACY_ROWS = Counter(
 PRIVACY_REFUSALS = Counter(
     "dreamseed_privacy_refusals_total", "Refused erasure and export requests", ["reason"]
 )
+
+# Load shedding (issue 13 §2): work refused as `overloaded`, handshakes refused per address.
+SHED = Counter("dreamseed_shed_total", "Work refused as overloaded", ["where"])
+CONNECTS_REFUSED = Counter(
+    "dreamseed_connects_refused_total", "Handshakes refused: too many from one client address"
+)
+
 # Message partitions (hub/chat/partitions.py).
 MESSAGE_PARTITIONS = Counter(
     "dreamseed_message_partitions_total",

@@ -83,8 +83,7 @@ class RateLimiter:
         self._script_many = redis.register_script(_GCRA_MANY)
         self._pending: list[tuple[str, int, asyncio.Future[Decision]]] = []
         self._flusher: asyncio.Task[None] | None = None
-
-        self._local: dict[str, float] = {}
+        self._local = LocalLimiter(limit, period_s)
 
     async def hit(self, key: str, now_ms: int) -> Decision:
         """One check, carried with whatever other checks are waiting (see the module doc)."""
@@ -132,11 +131,24 @@ class RateLimiter:
 
     def hit_locally(self, key: str, now_ms: int) -> Decision:
         """The GCRA of the Lua script, in this process (while Redis is unreachable)."""
-        if len(self._local) >= _LOCAL_KEYS_MAX:  # forget buckets that are full again
-            self._local = {k: t for k, t in self._local.items() if t > now_ms}
-        tat = max(self._local.get(key, now_ms), now_ms)
+        return self._local.hit(key, now_ms)
+
+
+class LocalLimiter:
+    """The same GCRA in this process's memory only: for limits that a single process enforces
+    on its own (a socket's events, handshakes reaching this process), with no round trip."""
+
+    def __init__(self, limit: int, period_s: float) -> None:
+        self._interval_ms = period_s * 1000 / limit
+        self._burst_window_ms = period_s * 1000 - self._interval_ms
+        self._tats: dict[str, float] = {}
+
+    def hit(self, key: str, now_ms: float) -> Decision:
+        if len(self._tats) >= _LOCAL_KEYS_MAX:  # forget buckets that are full again
+            self._tats = {k: t for k, t in self._tats.items() if t > now_ms}
+        tat = max(self._tats.get(key, now_ms), now_ms)
         allow_at = tat - self._burst_window_ms
         if now_ms < allow_at:
             return Decision(False, (allow_at - now_ms) / 1000)
-        self._local[key] = tat + self._interval_ms
+        self._tats[key] = tat + self._interval_ms
         return Decision(True, 0.0)

@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     chatter_events_per_s: Annotated[int, Field(gt=0)] = 10
     # Packets queued to one socket before the hub closes it as a client that does not read.
     socket_backlog_max: Annotated[int, Field(gt=0)] = 1000
+    # Load shedding (issue 13 §2): work one process runs at once (socket events and REST
+    # requests together), socket events of one connection at once, REST requests of one
+    # client address at once; handshakes per client address (burst of one second, refused
+    # before any auth or database work); proxies whose X-Forwarded-For is believed
+    # (comma-separated addresses or networks; empty: none, the peer is the client).
+    max_in_flight: Annotated[int, Field(gt=0)] = 512
+    max_in_flight_per_connection: Annotated[int, Field(gt=0)] = 16
+    max_in_flight_per_client: Annotated[int, Field(gt=0)] = 64
+    connects_per_ip_per_s: Annotated[int, Field(gt=0)] = 50
+    trusted_proxies: str = ""
     # Data lifecycle (hub/privacy/): retention periods (the seeds' values), batch sizes, exports.
     retention_notifications_days: Annotated[int, Field(gt=0)] = 90
     retention_proctor_detail_days: Annotated[int, Field(gt=0)] = 30

@@ -202,6 +202,9 @@ class Bench:
                 "RATE_LIMIT_PER_MINUTE": str(self.args.rate_limit_per_minute),
                 "MESSAGE_RATE_PER_S": str(self.args.message_rate_per_s),
                 "LOG_LEVEL": "warning",
+                # One load client stands for thousands of people: no per-address caps.
+                "CONNECTS_PER_IP_PER_S": "1000000",
+                "MAX_IN_FLIGHT_PER_CLIENT": "1000000",
                 "PYTHONUNBUFFERED": "1",
                 # the hub's own sources first (--hub-src: e.g. a git worktree of another commit)
                 "PYTHONPATH": str(self.args.hub_src),

@@ -58,11 +58,11 @@ async def test_sign_up_records_each_consent_with_its_version_and_address(
         {"kind": "marketing", "version": "2026-01", "granted": False},
     ]
     done = await api.post("/auth/register", json=_body(consents))
-    assert done.status_code == 201, done.text
+    assert done.status_code == 202, done.text
     rows = await factory.fetch(
-        "SELECT kind, version, granted, host(ip) AS ip FROM consents WHERE user_id = $1 "
-        "ORDER BY kind",
-        done.json()["id"],
+        "SELECT kind, version, granted, host(ip) AS ip FROM consents "
+        "WHERE user_id = (SELECT id FROM users WHERE email = $1) ORDER BY kind",
+        "seoyeon@example.com",
     )
     assert [(r["kind"], r["granted"]) for r in rows] == [
         ("data_processing", True),

@@ -16,6 +16,7 @@ import socketio
 from pydantic import BaseModel
 
 from hub import metrics
+from hub.admission import Admission, overloaded
 from hub.bus import conversation_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode, not_found
@@ -63,6 +64,9 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.typing: TypingRelay | None = None
         self.leases = Leases(self, lambda: self.ctx)
         self.chatter: RateLimiter | None = None
+        # Shared with the REST middleware; create_server sizes it from the settings.
+        self.admission = Admission(limit=512)
+        self.max_in_flight_per_connection = 16
 
     def bind(self, ctx: HubContext) -> None:
         self._ctx = ctx
@@ -121,6 +125,16 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"error": {"code": "unauthenticated", "message": "Not connected"}}
         if event in _CHATTY and not self._chatter_allowed(sid, event):
             return await run_event(event, None, data, None, "", refused=self._too_chatty())
+        # python-socketio starts a task per event whatever is already running: past the cap
+        # the event is answered at once instead of queueing on the database pool.
+        if not self.admission.try_enter(sid, self.max_in_flight_per_connection):
+            return await run_event(event, None, data, None, "", refused=overloaded("socket"))
+        try:
+            return await self._run(sid, conn, event, data)
+        finally:
+            self.admission.leave(sid)
+
+    async def _run(self, sid: str, conn: Connection, event: str, data: Any) -> Any:
         if event == "message.typing":
             return await self._typing(sid, conn, data)
         if event == "auth.refresh":

@@ -21,6 +21,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from hub.accounts.sessions import is_session_revoked
+from hub.admission import Admission, overloaded
 from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
@@ -107,6 +108,9 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self.leases = Leases(self, lambda: self.ctx)
+        # The process's Admission, shared with the default namespace (create_server).
+        self.admission = Admission(limit=512)
+        self.max_in_flight_per_connection = 16
 
     def session_of(self, sid: str) -> str | None:
         peer = self.peers.get(sid)
@@ -190,7 +194,12 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self.peers[sid] = dataclasses.replace(peer, actor=actor)
             return ack
         table = STUDENT_EVENTS if isinstance(peer, Seat) else PROCTOR_EVENTS
-        return await self._run(event, table.get(event), peer, sid, data)
+        if not self.admission.try_enter(sid, self.max_in_flight_per_connection):
+            return await run_event(event, None, data, None, "", refused=overloaded("socket"))
+        try:
+            return await self._run(event, table.get(event), peer, sid, data)
+        finally:
+            self.admission.leave(sid)
 
     async def _run(
         self, event: str, spec: Spec | None, peer: Peer, sid: str, data: Any

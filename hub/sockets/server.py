@@ -9,6 +9,7 @@ from uuid import UUID
 
 import socketio
 
+from hub.admission import Admission
 from hub.bus import conversation_room, user_room
 from hub.context import HubContext
 from hub.presence.queries import announce
@@ -73,8 +74,12 @@ def create_server(
         max_http_buffer_size=settings.max_body_bytes,
     )
     namespace = HubNamespace()
+    namespace.admission = Admission(limit=settings.max_in_flight)
+    namespace.max_in_flight_per_connection = settings.max_in_flight_per_connection
     sio.register_namespace(namespace)
     proctor = ProctorNamespace()
+    proctor.admission = namespace.admission
+    proctor.max_in_flight_per_connection = settings.max_in_flight_per_connection
     sio.register_namespace(proctor)
     # Socket ids are unique across namespaces: ask whichever namespace holds the socket.
     manager.session_of = lambda sid: namespace.session_of(sid) or proctor.session_of(sid)

@@ -50,6 +50,13 @@ class RegisterRequest(Request):
     _tz = field_validator("timezone")(_check_timezone)
 
 
+class RegistrationAccepted(Response):
+    """The same answer whether or not the e-mail already had an account (issue 13 §4)."""
+
+    status: Literal["accepted"]
+    message: str
+
+
 class LoginRequest(Request):
     email: EmailStr = Field(max_length=254)
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
