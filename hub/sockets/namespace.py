@@ -80,6 +80,9 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             rows = await db.fetch(_ROOMS_AND_CONTACTS, actor.user_id)
         for row in rows:
             self.server.manager.basic_enter_room(sid, "/", conversation_room(row["id"]))
+        # The bus subscribes to these rooms' channels in one batch for sockets arriving
+        # together: connected means the other hubs' emits to them reach this socket.
+        await self.server.manager.rooms_settled()
         self.leases.grant(sid, claims.expires_at.timestamp())
         metrics.SOCKETS.inc()
         conn.contacts = [r["contact"] for r in rows if r["contact"] is not None]
