@@ -71,12 +71,14 @@ def origin_of(host_id: str) -> bytes:
 
 def encode_emit(origin: bytes, emit: Emit) -> bytes:
     body = [emit.namespace, emit.room, emit.event, emit.args, emit.skip_sid]
-    return origin + Kind.EMIT.value + msgpack.packb(body, use_bin_type=True)
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
+    return origin + Kind.EMIT.value + packed
 
 
 def encode_control(origin: bytes, control: Control) -> bytes:
     body = [control.type, control.user, control.room, control.reason, control.session]
-    return origin + Kind.CONTROL.value + msgpack.packb(body, use_bin_type=True)
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
+    return origin + Kind.CONTROL.value + packed
 
 
 def encode_signal(origin: bytes, kind: Kind) -> bytes:

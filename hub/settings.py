@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     export_ttl_s: PositiveSeconds = 3600
     # The current version of the terms, privacy policy and data-processing consent.
     consent_version: str = Field(default="2026-01", min_length=1, max_length=40)
+    # Issue 12 (bus): the Socket.IO wire format. "msgpack" is opt-in: every client must use a
+    # msgpack parser then (socket.io-msgpack-parser in a browser); the web client speaks JSON.
+    socketio_serializer: Literal["default", "msgpack"] = "default"
 
     @field_validator("jwt_secret")
     @classmethod

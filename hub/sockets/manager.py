@@ -40,7 +40,6 @@ from typing import Any
 
 import socketio
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -70,7 +69,7 @@ class HubManager(LocalFanout):
         self.resync_pending = False
         self.listener_connects = 0
         self.redis: Any = None  # publishes emits and hellos
-        self.pubsub: PubSub | None = None
+        self.pubsub: Any = None  # redis-py's PubSub of the listener
         self.thread: asyncio.Task[None] | None = None  # the listener
         self._control_redis: Redis | None = None  # heartbeats and control messages
         self._watchdog: asyncio.Task[None] | None = None
@@ -157,7 +156,9 @@ class HubManager(LocalFanout):
         else:
             channel = self.base_channel
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        frame = frames.encode_emit(self._origin, frames.Emit(namespace, room, event, args, skip_sid))
+        frame = frames.encode_emit(
+            self._origin, frames.Emit(namespace, room, event, args, skip_sid)
+        )
         hellos = self._hellos
         receivers = await self._publish(channel, frame)
         if receivers == 1 and channel in self._confirmed and hellos == self._hellos:

@@ -70,6 +70,7 @@ def create_server(
         cors_allowed_origins=settings.socketio_origins,
         transports=["websocket", "polling"],
         max_http_buffer_size=settings.max_body_bytes,
+        serializer=settings.socketio_serializer,
     )
     namespace = HubNamespace()
     sio.register_namespace(namespace)
