@@ -27,7 +27,7 @@ from hub import bus_frames as frames
 from hub.bus import conversation_room, user_room
 from hub.settings import Settings
 from hub.sockets.manager import HubManager
-from tests.sockets import Client
+from tests.sockets import Client, Refused
 from tests.support import Factory, User
 
 Hub = tuple[str, Any]  # (url, the app)
@@ -242,3 +242,34 @@ def _closed_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+async def test_connections_arriving_together_are_refused_one_by_one(
+    hub_server: Hub, factory: Factory, settings: Settings, clean: None
+) -> None:
+    """Handshakes made at once (they share presence and bus subscription batches) keep their own
+    outcome: a revoked session and a session that does not exist are refused with their own
+    code, the good ones connect and come online."""
+    org = await factory.org()
+    good, also_good = await factory.user("student", org), await factory.user("teacher", org)
+    revoked, deleted = await factory.user("student", org), await factory.user("student", org)
+    await factory.conversation("direct", org, [], [good, also_good])
+    await factory.fetch("UPDATE sessions SET revoked_at = now() WHERE id = $1", revoked.session_id)
+    await factory.fetch("DELETE FROM sessions WHERE id = $1", deleted.session_id)
+    clients = [Client() for _ in range(4)]
+    users = (good, revoked, also_good, deleted)
+    outcomes = await asyncio.gather(
+        *(c.connect(hub_server[0], u.token) for c, u in zip(clients, users, strict=True)),
+        return_exceptions=True,
+    )
+    try:
+        assert [type(o).__name__ for o in outcomes] == ["Client", "Refused", "Client", "Refused"]
+        codes = [o.data["data"]["code"] for o in outcomes if isinstance(o, Refused)]
+        assert codes == ["session_revoked", "token_invalid"]
+        ctx = hub_server[1].other_asgi_app.state.ctx
+        now_ms = int(ctx.clock().timestamp() * 1000)
+        states = await ctx.presence.states([u.id for u in users], now_ms)
+        assert [states[u.id].online for u in users] == [True, False, True, False]
+    finally:
+        for client in clients:
+            await client.close()
