@@ -63,6 +63,7 @@ class HubManager(LocalFanout):
         self.heartbeat_s = heartbeat_s
         self.deaf_after_s = deaf_after_s
         self.batch_s = 0.002
+        self.settle_s = 1.0
         self.last_heartbeat = time.monotonic()
         self.rebuilds = 0
         self.bus_down = False
@@ -215,7 +216,10 @@ class HubManager(LocalFanout):
         """Wait until the subscriptions for rooms entered so far have been sent to Redis."""
         flush = self._flush
         if flush is not None and not flush.done():
-            await asyncio.shield(flush)
+            # Bounded: with Redis unreachable a connection must not hang on the bus (the
+            # rebuilt listener subscribes to every held room, and the client syncs).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(flush), self.settle_s)
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.batch_s)  # sockets connecting together share one SUBSCRIBE
@@ -271,6 +275,8 @@ class HubManager(LocalFanout):
             for start in range(0, len(held), _SUBSCRIBE_CHUNK):
                 await pubsub.subscribe(*held[start : start + _SUBSCRIBE_CHUNK])
             self.pubsub = pubsub
+            if self._flush is not None and not self._flush.done():
+                self._flush.cancel()  # may be stuck on the old listener's connection
             if self._to_subscribe or self._to_unsubscribe:
                 self._schedule_flush()
             await self._say_hello(set(held[2:]))
