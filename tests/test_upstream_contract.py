@@ -45,6 +45,13 @@ FENCED: list[tuple[str, str, str]] = [
         "b46dc3ede458d842",
     ),
     ("socketio.base_manager:BaseManager.get_rooms", "hub/sockets/fanout.py", "89e5eb41db521e4b"),
+    # hub/sockets/manager.py: rooms[namespace][room] is a bidict sid -> eio_sid, and
+    # rooms[namespace][None] holds every local socket (is a room a local sid?).
+    (
+        "socketio.base_manager:BaseManager.get_participants",
+        "hub/sockets/manager.py",
+        "776a87f004d59458",
+    ),
     (
         "socketio.base_manager:BaseManager.is_pre_connected",
         "hub/sockets/fanout.py",

@@ -222,22 +222,26 @@ class HubManager(LocalFanout):
                 await asyncio.wait_for(asyncio.shield(flush), self.settle_s)
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self.batch_s)  # sockets connecting together share one SUBSCRIBE
-        pubsub = self.pubsub
-        if pubsub is None:
-            return  # the listener flushes what is pending once its own subscriptions are in
-        subscribe, self._to_subscribe = self._to_subscribe, set()
-        unsubscribe, self._to_unsubscribe = self._to_unsubscribe, set()
-        try:
-            if unsubscribe:
-                await pubsub.unsubscribe(*unsubscribe)
-            if subscribe:
-                await pubsub.subscribe(*subscribe)
-                await self._say_hello(subscribe)
-        except Exception as exc:
-            # The watchdog finds the listener deaf or Redis down, and the rebuilt listener
-            # subscribes to every room held then.
-            logger.warning("cannot update bus subscriptions (%s)", exc)
+        # Until nothing is pending: rooms opened while a batch is on its way go in the next
+        # batch of this same task, which is what `rooms_settled` waits on.
+        while self._to_subscribe or self._to_unsubscribe:
+            await asyncio.sleep(self.batch_s)  # sockets connecting together share a SUBSCRIBE
+            pubsub = self.pubsub
+            if pubsub is None:
+                return  # the listener flushes what is pending once its subscriptions are in
+            subscribe, self._to_subscribe = self._to_subscribe, set()
+            unsubscribe, self._to_unsubscribe = self._to_unsubscribe, set()
+            try:
+                if unsubscribe:
+                    await pubsub.unsubscribe(*unsubscribe)
+                if subscribe:
+                    await pubsub.subscribe(*subscribe)
+                    await self._say_hello(subscribe)
+            except Exception as exc:
+                # The watchdog finds the listener deaf or Redis down, and the rebuilt
+                # listener subscribes to every room held then.
+                logger.warning("cannot update bus subscriptions (%s)", exc)
+                return
 
     async def _say_hello(self, channels: set[str]) -> None:
         if not channels:
