@@ -7,6 +7,7 @@ or the hub says `auth.expired` and closes it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,13 +89,16 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.enter_room(sid, user_room(actor.user_id))
         for conversation_id in state["rooms"]:
             self.server.manager.basic_enter_room(sid, "/", conversation_room(conversation_id))
-        # The bus subscribes to these rooms' channels in one batch for sockets arriving
-        # together: connected means the other hubs' emits to them reach this socket.
+        # Presence and the bus each batch the sockets arriving together (a few ms): wait for
+        # both at once. Connected means the other hubs' emits to these rooms reach the socket.
+        came_online = asyncio.ensure_future(
+            self.ctx.presence.connected(actor.user_id, sid, self._now_ms())
+        )
         await self.server.manager.rooms_settled()
         self.leases.grant(sid, claims.expires_at.timestamp())
         metrics.SOCKETS.inc()
         conn.contacts = list(state["contacts"])
-        if await self.ctx.presence.connected(actor.user_id, sid, self._now_ms()):
+        if await came_online:
             await announce(self.ctx, actor.user_id, online=True, contacts=conn.contacts)
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             # The request body reader (a class engine.io defines per request) is only used by
