@@ -25,6 +25,8 @@ from redis.backoff import NoBackoff
 from api.app import create_app
 from hub import bus_frames as frames
 from hub.bus import conversation_room, user_room
+from hub.keys import RedisKeys
+from hub.presence.presence import Presence
 from hub.settings import Settings
 from hub.sockets.manager import HubManager
 from tests.sockets import Client, Refused
@@ -273,3 +275,18 @@ async def test_connections_arriving_together_are_refused_one_by_one(
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_a_socket_arriving_while_a_presence_batch_is_written_is_not_forgotten(
+    redis: Redis, settings: Settings, clean: None
+) -> None:
+    """A socket that connects while the previous batch's MULTI is on its way is recorded by
+    the next batch of the same writer, without waiting for yet another connection."""
+    presence = Presence(redis, RedisKeys(settings.redis_namespace), uuid.uuid4().hex, 20)
+    first = asyncio.create_task(presence.connected(uuid.uuid4(), "sid-1", 1_000))
+    # Until the first batch has left the queue and its MULTI is in flight (no event to wait on).
+    while presence._arrivals or presence._flush is None:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    assert not presence._flush.done()
+    second = await asyncio.wait_for(presence.connected(uuid.uuid4(), "sid-2", 1_000), 5)
+    assert second is True and await first is True

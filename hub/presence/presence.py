@@ -57,8 +57,14 @@ class Presence:
         return await arrival.came_online
 
     async def _record_arrivals(self) -> None:
-        await asyncio.sleep(self.batch_s)
-        arrivals, self._arrivals = self._arrivals, []
+        # Until none is waiting: sockets arriving while a batch is on its way go in the next
+        # batch of this same task (no other task is started while this one runs).
+        while self._arrivals:
+            await asyncio.sleep(self.batch_s)
+            arrivals, self._arrivals = self._arrivals, []
+            await self._record(arrivals)
+
+    async def _record(self, arrivals: list[_Arrival]) -> None:
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 for a in arrivals:
