@@ -290,3 +290,26 @@ async def test_a_socket_arriving_while_a_presence_batch_is_written_is_not_forgot
     assert not presence._flush.done()
     second = await asyncio.wait_for(presence.connected(uuid.uuid4(), "sid-2", 1_000), 5)
     assert second is True and await first is True
+
+
+async def test_an_emptied_room_stays_subscribed_for_a_while_then_is_dropped(
+    hubs: list[Hub], open_on: Callable[[Hub, User], Awaitable[Client]], factory: Factory
+) -> None:
+    """The last socket of a room leaving keeps the hub on the room's channel (a reconnect
+    needs no SUBSCRIBE); once `linger_s` has passed, the sweep unsubscribes it in Redis."""
+    user = await factory.user()
+    manager = _manager(hubs[2])
+    channel = frames.room_channel(manager.base_channel, user_room(user.id))
+    client = await open_on(hubs[2], user)
+    await _until(lambda: channel in manager._confirmed, "subscription confirmed")
+    await client.close()
+    await _until(lambda: channel in manager._lingering, "the room emptied")
+    assert channel.encode() in manager.pubsub.channels
+    linger, manager.linger_s = manager.linger_s, 0.0
+    try:
+        manager._sweep_lingering()
+        await _until(lambda: channel.encode() not in manager.pubsub.channels, "unsubscribed")
+    finally:
+        manager.linger_s = linger
+    numsub = dict(await manager.redis.pubsub_numsub(channel))
+    assert numsub[channel.encode()] == 0

@@ -6,7 +6,8 @@ hub/bus_frames.py):
 
 * An emit to a room is delivered to this process's sockets at once, then published on the
   room's own channel. A hub subscribes to a room's channel while it holds a socket of the
-  room, so Redis hands the emit only to hubs with a member. Subscriptions of sockets that
+  room (and `linger_s` after its last one left), so Redis hands the emit only to hubs with a
+  member. Subscriptions of sockets that
   arrive together go out in one SUBSCRIBE a few milliseconds later (`batch_s`).
 * When a publish on a room's channel reached only this hub (PUBLISH counts the receivers),
   the room's next emits are delivered locally with no Redis round trip at all. A hub that
@@ -78,6 +79,8 @@ class HubManager(LocalFanout):
         self._holders: dict[str, int] = {}
         self._to_subscribe: set[str] = set()
         self._to_unsubscribe: set[str] = set()
+        self._lingering: dict[str, float] = {}  # emptied room channels, still subscribed
+        self.linger_s = 30.0
         self._flush: asyncio.Task[None] | None = None
         self._confirmed: set[str] = set()  # subscriptions Redis has confirmed
         self._alone: set[str] = set()  # room channels only this hub holds: deliver locally
@@ -186,7 +189,7 @@ class HubManager(LocalFanout):
         channel = frames.room_channel(self.base_channel, room)
         held = self._holders.get(channel, 0)
         self._holders[channel] = held + 1
-        if held == 0:
+        if held == 0 and self._lingering.pop(channel, None) is None:
             # Also when an unsubscribe is pending: a fresh SUBSCRIBE and HELLO are harmless.
             self._to_unsubscribe.discard(channel)
             self._to_subscribe.add(channel)
@@ -200,12 +203,23 @@ class HubManager(LocalFanout):
             return
         self._holders.pop(channel, None)
         self._alone.discard(channel)
-        self._confirmed.discard(channel)
         if channel in self._to_subscribe:
             self._to_subscribe.discard(channel)
         else:
+            # Stay subscribed for `linger_s`: a mass disconnect costs Redis nothing, and the
+            # same sockets coming back (a hub restart, a network blip) need no SUBSCRIBE.
+            self._lingering[channel] = time.monotonic()
+
+    def _sweep_lingering(self) -> None:
+        """Unsubscribe from rooms that stayed empty for `linger_s`."""
+        now = time.monotonic()
+        expired = [c for c, since in self._lingering.items() if now - since >= self.linger_s]
+        for channel in expired:
+            del self._lingering[channel]
+            self._confirmed.discard(channel)
             self._to_unsubscribe.add(channel)
-        self._schedule_flush()
+        if expired:
+            self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if self._flush is None or self._flush.done():
@@ -270,6 +284,7 @@ class HubManager(LocalFanout):
         self._alone.clear()  # hellos may have been missed meanwhile
         self._to_subscribe.clear()
         self._to_unsubscribe.clear()
+        self._lingering.clear()  # the new connection subscribes to held rooms only
         held = [self.channel, self.base_channel, *self._holders]
         self.listener_connects += 1
         if self.listener_connects > 1:
@@ -334,6 +349,7 @@ class HubManager(LocalFanout):
         while True:
             try:
                 await self._beat()
+                self._sweep_lingering()
             except asyncio.CancelledError:
                 raise
             except Exception:
