@@ -85,7 +85,8 @@ class HubManager(LocalFanout):
         self._confirmed: set[str] = set()  # subscriptions Redis has confirmed
         self._alone: set[str] = set()  # room channels only this hub holds: deliver locally
         self._hellos = 0  # HELLOs heard: a publish's receiver count from before one is stale
-        self.heard: collections.Counter[frames.Kind] = collections.Counter()
+        # Emits heard from other processes, by channel (what routing saves is countable).
+        self.heard: collections.Counter[bytes] = collections.Counter()
         self.published = 0
         # Set by the namespace: which session a local socket belongs to.
         self.session_of: Callable[[str], str | None] = lambda sid: None
@@ -322,8 +323,8 @@ class HubManager(LocalFanout):
             return
         if mine or kind is None:  # our own were delivered (or applied) when sent
             return
-        self.heard[kind] += 1
         if kind is frames.Kind.EMIT:
+            self.heard[channel] += 1
             emit = frames.decode_emit(frame)
             await LocalFanout.emit(
                 self,
