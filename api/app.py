@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,13 +19,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors, web
 from api.endpoint import Endpoint
 from api.methods import AllowedMethods
 from api.middleware import BodySizeLimit
 from api.openapi import build_openapi
+from api.proxies import ClientAddress, TrustedProxies, parse_networks
 from api.routes import (
     admin,
     audit,
@@ -47,11 +48,13 @@ from api.routes import (
 from api.routes import invitations as invitation_routes
 from api.routes import reports as report_routes
 from api.routes import zone_admins as zone_admin_routes
+from api.shedding import ConnectLimit, InFlightLimit
 from hub.errors import DomainError
 from hub.exams import adaptive
 from hub.keys import RedisKeys
+from hub.presence.heartbeat import Heartbeat
 from hub.services import close_context, open_context
-from hub.settings import Settings, load_settings
+from hub.settings import Settings, SettingsError, load_settings
 from hub.sockets.server import SocketBus, create_server, presence_loop
 
 API_PREFIX = "/api/v1"
@@ -97,9 +100,19 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         manager.start(sio)
         _tune_gc()
         presence = asyncio.create_task(presence_loop(ctx, namespace))
+        host = ctx.presence.host_id
+        heartbeat = Heartbeat(
+            settings.redis_dsn,
+            ctx.keys.host_alive(host),
+            ctx.keys.hosts,
+            host,
+            settings.presence_ttl_s,
+        )
+        heartbeat.start()
         try:
             yield {}
         finally:
+            heartbeat.stop()
             presence.cancel()
             await manager.stop()
             await close_context(ctx)
@@ -121,8 +134,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         ],
         middleware=[
             Middleware(
+                InFlightLimit,
+                admission=namespace.admission,
+                per_client=settings.max_in_flight_per_client,
+                prefix=API_PREFIX,
+            ),
+            Middleware(
                 BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=files.is_upload_path
-            )
+            ),
         ],
         exception_handlers={
             DomainError: errors.on_domain_error,
@@ -137,8 +156,34 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         + [(API_PREFIX + ep.path, ep.method) for ep in ENDPOINTS]
         + [(route.path, method) for route in health.ROUTES for method in route.methods or ()]
     )
-    combined: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=rest, socketio_path="socket.io")
+    try:
+        proxies = TrustedProxies(parse_networks(settings.trusted_proxies))
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    rest.state.trusted_proxies = proxies
+
+    def edge(app: ASGIApp) -> ASGIApp:
+        # The client's address is settled first, then handshake floods are refused before
+        # engine.io or the namespace's authentication runs.
+        rest.state.connect_limit = ConnectLimit(app, settings.connects_per_ip_per_s)
+        return ClientAddress(rest.state.connect_limit, proxies)
+
+    combined: ASGIApp = _HubApp(sio, rest, edge)
     return combined
+
+
+class _HubApp(socketio.ASGIApp):  # type: ignore[misc]
+    """python-socketio's ASGI app (REST beside it as `other_asgi_app`) behind the edge
+    middleware, which must see Socket.IO handshakes as well as REST requests."""
+
+    def __init__(
+        self, sio: socketio.AsyncServer, rest: ASGIApp, edge: Callable[[ASGIApp], ASGIApp]
+    ) -> None:
+        super().__init__(sio, other_asgi_app=rest, socketio_path="socket.io")
+        self._edge = edge(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._edge(scope, receive, send)
 
 
 def _tune_gc() -> None:

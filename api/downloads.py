@@ -8,6 +8,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from api.errors import error_response
 from hub.context import HubContext
 from hub.errors import DomainError, ErrorCode
 from hub.files.access import Servable
@@ -29,7 +30,7 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
         start, end = int(first), min(int(last), size - 1) if last else size - 1
     if start >= size or start > end:
         raise DomainError(
-            ErrorCode.VALIDATION,
+            ErrorCode.RANGE_NOT_SATISFIABLE,
             f"Range {header[:40]} is outside the file ({size} bytes)",
             size=size,
         )
@@ -53,8 +54,9 @@ async def serve(
     }
     try:
         wanted = _range(request.headers.get("range"), size)
-    except DomainError:
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    except DomainError as exc:
+        # A 416 carries the error body every other refusal has (the document declares it).
+        return error_response(exc, {**headers, "Content-Range": f"bytes */{size}"})
     start, end, status = 0, size - 1, 200
     if wanted is not None:
         start, end = wanted

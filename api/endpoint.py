@@ -75,6 +75,9 @@ class Endpoint:
     # False only where something else gates the request (an HMAC-signed file URL: a school
     # behind one NAT address fetches many thumbnails a minute).
     rate_limited: bool = True
+    # A handler that shapes its own reply (a download, a stream, tus) declares it here, status
+    # -> media type ("" for no body), so the OpenAPI document tells the truth about it.
+    raw: dict[int, str] = field(default_factory=dict)
 
     def route(self) -> Route:
         return Route(self.path, self._serve, methods=[self.method], name=self.handler.__name__)
@@ -137,6 +140,7 @@ def endpoint(
     auth: bool = True,
     tag: str = "",
     rate_limited: bool = True,
+    raw: dict[int, str] | None = None,
 ) -> Callable[[Handler], Endpoint]:
     def declare(handler: Handler) -> Endpoint:
         return Endpoint(
@@ -151,6 +155,7 @@ def endpoint(
             auth,
             [tag] if tag else [],
             rate_limited,
+            raw or {},
         )
 
     return declare

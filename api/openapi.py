@@ -13,6 +13,12 @@ from schema.models.common import ErrorEnvelope
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _REF = "#/components/schemas/{model}"
+# Path parameters are UUIDs, except these (the document must say what the route accepts).
+_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "report_id": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "token": {"type": "string", "minLength": 20, "maxLength": 4096, "pattern": r"^[\w:.\-]+$"},
+}
+_UUID = {"type": "string", "format": "uuid"}
 
 
 def build_openapi(endpoints: list[Endpoint], prefix: str, version: str) -> dict[str, Any]:
@@ -57,11 +63,15 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "format": "uuid"},
+                "schema": _PARAM_SCHEMAS.get(name, _UUID),
             }
             for name in _PATH_PARAM.findall(ep.path)
         ],
-        "responses": {"4XX": {"description": "Refused", **error}},
+        "responses": {
+            "4XX": {"description": "Refused", **error},
+            # Any route, while PostgreSQL or Redis is down (and the tutor, when not configured).
+            "503": {"description": "Unavailable: retry after Retry-After", **error},
+        },
     }
     if ep.query is not None:
         props = ep.query.model_json_schema()["properties"]
@@ -84,6 +94,12 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": _REF.format(model=ep.response.__name__)}}
             },
         }
+    elif ep.raw:
+        for status, media_type in ep.raw.items():
+            reply: dict[str, Any] = {"description": "OK"}
+            if media_type:
+                reply["content"] = {media_type: {"schema": {}}}
+            op["responses"][str(status)] = reply
     else:
         op["responses"]["204"] = {"description": "Done"}
     if ep.auth:

@@ -1,4 +1,4 @@
-"""The `dreamseed` command: up, migrate, seed, worker, createadmin.
+"""The `dreamseed` command: up, migrate, seed, worker, createadmin, tutor, privacy.
 
 Processes are started by import string (`api.app:create_app`, `workers.main`), so this
 module never imports the transports above it.
@@ -17,14 +17,18 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from types import FrameType
 
 from hub.accounts import admins
+from hub.bus import NullBus
 from hub.db import Database
 from hub.embedded import EmbeddedServices
 from hub.keys import RedisKeys
+from hub.privacy import backups
 from hub.seed import demo_logins_text, seed_demo
+from hub.services import close_context, open_context
 from hub.settings import Settings, SettingsError, load_settings
 from hub.tutor.routing import servers_from
 from schema.migrate import migrate
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     commands.add_parser("tutor", help="run the AI tutor worker (generates answers)")
+    _privacy_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -66,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(_create_admin(resolved, args.email, password or None, args.name))
         elif args.command == "tutor":
             run_tutor_worker(settings.require_runtime())
+        elif args.command == "privacy":
+            with _services(settings) as resolved:
+                sys.exit(asyncio.run(_privacy(resolved, args)))
         else:
             with _services(settings) as resolved:
                 asyncio.run(_prepare(resolved, seed=args.command == "seed"))
@@ -74,6 +82,64 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as exc:
         print(f"dreamseed: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _privacy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    privacy = commands.add_parser(
+        "privacy", help="the list of erased people kept beside the backups (hub/privacy/backups.py)"
+    )
+    actions = privacy.add_subparsers(dest="privacy_command", required=True)
+    erased = actions.add_parser(
+        "erased-ids", help="write the ids of every erased person, one a line (with each backup)"
+    )
+    erased.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    reapply = actions.add_parser(
+        "reapply", help="after a restore: erase again whoever the kept list names"
+    )
+    reapply.add_argument("file", help="the list written by erased-ids ('-': standard input)")
+
+
+async def _privacy(settings: Settings, args: argparse.Namespace) -> int:
+    """`privacy erased-ids` and `privacy reapply`: 0 when done, 2 on a bad list."""
+    subjects: list[uuid.UUID] = []
+    if args.privacy_command == "reapply":
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()  # noqa: ASYNC240 - a command, before anything runs
+        try:
+            subjects = _erased_ids(text)
+        except ValueError as exc:
+            print(f"dreamseed: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        # A restored backup may predate migrations the erasure relies on.
+        await migrate(settings.postgres_dsn, settings.app_db_role)
+    ctx = await open_context(settings, NullBus())
+    try:
+        if args.privacy_command == "erased-ids":
+            lines = "".join(f"{s}\n" for s in await backups.erased_subjects(ctx))
+            if args.output is None:
+                sys.stdout.write(lines)
+            else:
+                args.output.write_text(lines)
+                print(f"{lines.count(chr(10))} erased ids written to {args.output}", flush=True)
+        else:
+            again = await backups.reapply(ctx, subjects)
+            print(f"erased again: {again} of {len(subjects)} listed", flush=True)
+    finally:
+        await close_context(ctx)
+    return 0
+
+
+def _erased_ids(text: str) -> list[uuid.UUID]:
+    """One UUID a line; blank lines and '#' comments are skipped."""
+    ids = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            ids.append(uuid.UUID(line))
+        except ValueError:
+            raise ValueError(f"line {n} is not a user id: {line[:40]!r}") from None
+    return ids
 
 
 class _services:
@@ -163,6 +229,8 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
             "--port",
             str(resolved.port),
             "--no-access-log",
+            # Client addresses come from X-Forwarded-For only via TRUSTED_PROXIES (api/proxies.py).
+            "--no-proxy-headers",
         ]
         if sys.platform != "win32":
             web += ["--loop", "uvloop"]
@@ -217,10 +285,11 @@ def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
 
 def run_worker(settings: Settings) -> None:
     from arq.connections import RedisSettings
-    from arq.worker import run_worker as arq_run_worker
+
+    from hub.worker_process import run_steadily
 
     worker_settings = importlib.import_module("workers.main").WorkerSettings
-    arq_run_worker(
+    run_steadily(
         worker_settings,
         redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).job_queue,
@@ -230,10 +299,11 @@ def run_worker(settings: Settings) -> None:
 
 def run_tutor_worker(settings: Settings) -> None:
     from arq.connections import RedisSettings
-    from arq.worker import run_worker as arq_run_worker
+
+    from hub.worker_process import run_steadily
 
     worker_settings = importlib.import_module("workers.tutor_main").TutorWorkerSettings
-    arq_run_worker(
+    run_steadily(
         worker_settings,
         redis_settings=RedisSettings.from_dsn(settings.redis_dsn),
         queue_name=RedisKeys(settings.redis_namespace).tutor_job_queue,

@@ -78,7 +78,12 @@ class Database:
                 yield conn
             except BaseException:
                 if not conn.is_closed():
-                    await conn.execute("ROLLBACK")
+                    try:
+                        await conn.execute("ROLLBACK")
+                    except (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError):
+                        # The connection is mid-operation or broken (the server went away):
+                        # never hand it out again; the original error is the one to raise.
+                        conn.terminate()
                 raise
             await conn.execute("COMMIT")
 

@@ -46,6 +46,14 @@ class ErrorCode(StrEnum):
     TOO_MANY_IN_FLIGHT = "too_many_in_flight"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     LAST_ADMIN = "last_admin"
+    # issue 13, fuzzing: refusals that had no body (a tus PATCH of the wrong type, a bad Range)
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
+
+    # Load shedding (issue 13 §2): past the in-flight cap; retryable, with retry_after.
+    OVERLOADED = "overloaded"
+    # A required consent is withdrawn or not yet given by the person (hub/privacy/consent.py).
+    CONSENT_REQUIRED = "consent_required"
 
 
 class DomainError(Exception):

@@ -56,3 +56,20 @@ PRIVACY_ROWS = Counter(
 PRIVACY_REFUSALS = Counter(
     "dreamseed_privacy_refusals_total", "Refused erasure and export requests", ["reason"]
 )
+
+# Load shedding (issue 13 §2): work refused as `overloaded`, handshakes refused per address.
+SHED = Counter("dreamseed_shed_total", "Work refused as overloaded", ["where"])
+CONNECTS_REFUSED = Counter(
+    "dreamseed_connects_refused_total", "Handshakes refused: too many from one client address"
+)
+
+# Message partitions (hub/chat/partitions.py).
+MESSAGE_PARTITIONS = Counter(
+    "dreamseed_message_partitions_total",
+    "Monthly message partitions created (ahead by the job, or on demand by a send) and archived",
+    ["event"],
+)
+MESSAGE_MONTHS_AHEAD = Gauge(
+    "dreamseed_message_months_ahead",
+    "Months after the current one that already have a partition (alert when below 1)",
+)

@@ -27,6 +27,10 @@ _POSTGRES_DOWN: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
+    # "cannot switch to state 15; another operation (2) is in progress": a pooled connection
+    # whose server went away mid-error (a restart) before asyncpg noticed it was closed. Seen
+    # 1-2 times per PostgreSQL fault in the chaos runner, as 500s.
+    asyncpg.exceptions.InternalClientError,
 )
 _REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
 

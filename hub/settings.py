@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     bus_heartbeat_s: Annotated[float, Field(gt=0)] = 2
     bus_deaf_after_s: Annotated[float, Field(gt=0)] = 10
     notify_burst_s: Annotated[float, Field(gt=0)] = 5
+    # The outbox sweep (hub/notify/outbox.py) re-queues a conversation's push job once its
+    # last message is this old and still untold: past the burst window and the job's run.
+    notify_sweep_after_s: Annotated[float, Field(gt=0)] = 10
     fcm_service_account: Path | None = None
     fcm_endpoint: str | None = None
     smtp_host: str | None = None
@@ -115,6 +118,16 @@ class Settings(BaseSettings):
     chatter_events_per_s: Annotated[int, Field(gt=0)] = 10
     # Packets queued to one socket before the hub closes it as a client that does not read.
     socket_backlog_max: Annotated[int, Field(gt=0)] = 1000
+    # Load shedding (issue 13 §2): work one process runs at once (socket events and REST
+    # requests together), socket events of one connection at once, REST requests of one
+    # client address at once; handshakes per client address (burst of one second, refused
+    # before any auth or database work); proxies whose X-Forwarded-For is believed
+    # (comma-separated addresses or networks; empty: none, the peer is the client).
+    max_in_flight: Annotated[int, Field(gt=0)] = 512
+    max_in_flight_per_connection: Annotated[int, Field(gt=0)] = 16
+    max_in_flight_per_client: Annotated[int, Field(gt=0)] = 64
+    connects_per_ip_per_s: Annotated[int, Field(gt=0)] = 50
+    trusted_proxies: str = ""
     # Data lifecycle (hub/privacy/): retention periods (the seeds' values), batch sizes, exports.
     retention_notifications_days: Annotated[int, Field(gt=0)] = 90
     retention_proctor_detail_days: Annotated[int, Field(gt=0)] = 30
@@ -123,10 +136,19 @@ class Settings(BaseSettings):
     retention_audit_archive_days: Annotated[int, Field(gt=0)] = 3 * 365
     retention_tutor_days: Annotated[int, Field(gt=0)] = 365
     retention_batch: Annotated[int, Field(gt=0)] = 1000
-    erasure_batch: Annotated[int, Field(gt=0)] = 500
+    # Messages an erasure blanks per transaction, in one conversation, whose row it holds that
+    # long: sends there wait for it (loadtest/erasure_bench.py).
+    erasure_batch: Annotated[int, Field(gt=0)] = 200
     export_ttl_s: PositiveSeconds = 3600
     # The current version of the terms, privacy policy and data-processing consent.
     consent_version: str = Field(default="2026-01", min_length=1, max_length=40)
+    # Message partitions (hub/chat/partitions.py): whole months older than this move to the
+    # archive tablespace (ops create it on cheaper storage; pg_default moves nothing).
+    message_archive_after_days: Annotated[int, Field(gt=0)] = 30
+    message_archive_tablespace: str = Field(default="pg_default", pattern=r"^[a-z_][a-z0-9_]*$")
+    message_partitions_ahead: Annotated[int, Field(ge=1, le=24)] = 3
+    # Idempotency keys are kept this long (a client retrying later sends a new message).
+    message_key_days: Annotated[int, Field(gt=0)] = 7
     # Issue 12 (bus): the Socket.IO wire format. "msgpack" is opt-in: every client must use a
     # msgpack parser then (socket.io-msgpack-parser in a browser); the web client speaks JSON.
     socketio_serializer: Literal["default", "msgpack"] = "default"

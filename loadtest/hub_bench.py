@@ -61,6 +61,7 @@ import asyncpg
 from lean_client import LeanSocket, RawEventHandler, Refused, raw_string_field
 from redis.asyncio import Redis
 from seed import SeededUser, Seeder, create_database, drop_database, require_local
+from servers import Servers, process_cpu_s
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -187,6 +188,7 @@ class Bench:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hub-bench-")))
     hubs: list[Hub] = field(default_factory=list)
     pinned: bool = False
+    servers: Servers | None = None
 
     @property
     def hub_env(self) -> dict[str, str]:
@@ -200,6 +202,9 @@ class Bench:
                 "RATE_LIMIT_PER_MINUTE": str(self.args.rate_limit_per_minute),
                 "MESSAGE_RATE_PER_S": str(self.args.message_rate_per_s),
                 "LOG_LEVEL": "warning",
+                # One load client stands for thousands of people: no per-address caps.
+                "CONNECTS_PER_IP_PER_S": "1000000",
+                "MAX_IN_FLIGHT_PER_CLIENT": "1000000",
                 "PYTHONUNBUFFERED": "1",
                 # the hub's own sources first (--hub-src: e.g. a git worktree of another commit)
                 "PYTHONPATH": str(self.args.hub_src),
@@ -265,6 +270,22 @@ class Bench:
 
     def hub_cpu_s(self) -> float:
         return sum(h.cpu_s() for h in self.hubs)
+
+    async def server_cpu_s(self) -> dict[str, Any]:
+        """Cumulative CPU seconds of PostgreSQL and Redis (see servers.py for what counts)."""
+        if self.servers is None:
+            return {"postgres": None, "redis": None}
+        if self.servers.postgres_pid is None:  # --servers local: this database's backends
+            conn = await asyncpg.connect(self.args.pg_admin)
+            try:
+                pids = await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.db_name
+                )
+            finally:
+                await conn.close()
+            per_pid = {r["pid"]: process_cpu_s(r["pid"]) for r in pids}
+            return {"postgres": per_pid, "redis": None}
+        return self.servers.cpu_s()
 
     async def cleanup_redis(self) -> None:
         redis = Redis.from_url(self.args.redis_url)
@@ -544,6 +565,7 @@ async def drive(
     """Warm up, send for `duration` at `rate`, drain; hub and client CPU over the whole."""
     args = bench.args
     total = int(rate * (args.warmup + duration))
+    servers0 = await bench.server_cpu_s()
     cpu0, client0, wall0 = bench.hub_cpu_s(), cpu_of_self(), time.perf_counter()
     flow.measure_from = wall0 + args.warmup
     profiler = Profiler(bench, args.warmup + duration)
@@ -557,13 +579,50 @@ async def drive(
     drain_s = time.perf_counter() - drain_started
     await profiler.wait()
     wall = time.perf_counter() - wall0
+    hub_cpu = bench.hub_cpu_s() - cpu0
+    servers = server_cpu_used(servers0, await bench.server_cpu_s())
     return {
         "send_s": round(send_s, 2),
         "drain_s": round(drain_s, 2),
-        "hub_cpu_s": round(bench.hub_cpu_s() - cpu0, 2),
-        "hub_cpu_util": round((bench.hub_cpu_s() - cpu0) / wall, 3),
+        "hub_cpu_s": round(hub_cpu, 2),
+        "hub_cpu_util": round(hub_cpu / wall, 3),
+        "postgres_cpu_s": _rounded(servers["postgres"], 2),
+        "redis_cpu_s": _rounded(servers["redis"], 2),
+        "postgres_cpu_util": _rounded(_div(servers["postgres"], wall), 3),
+        "redis_cpu_util": _rounded(_div(servers["redis"], wall), 3),
         "client_cpu_util": round((cpu_of_self() - client0) / wall, 3),
     }
+
+
+def server_cpu_used(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float | None]:
+    """CPU seconds PostgreSQL and Redis spent between two readings of `server_cpu_s`."""
+    used: dict[str, float | None] = {}
+    for name in ("postgres", "redis"):
+        b, a = before[name], after[name]
+        if isinstance(a, dict):  # per backend pid: a backend that came later counts from 0
+            used[name] = sum(cpu - b.get(pid, 0.0) for pid, cpu in a.items())
+        else:
+            used[name] = None if a is None or b is None else a - b
+    return used
+
+
+def _div(value: float | None, by: float) -> float | None:
+    return None if value is None else value / max(by, 1e-9)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def per_unit(timing: dict[str, Any], units: int, scale: float) -> dict[str, float | None]:
+    """Hub, PostgreSQL, Redis and total server CPU per unit of work (ms: 1e3, µs: 1e6)."""
+    parts = {
+        name: None if timing[f"{name}_cpu_s"] is None else timing[f"{name}_cpu_s"] / max(1, units)
+        for name in ("hub", "postgres", "redis")
+    }
+    known = [v for v in parts.values() if v is not None]
+    parts["server"] = sum(known) if len(known) == len(parts) else None
+    return {name: _rounded(None if v is None else v * scale, 3) for name, v in parts.items()}
 
 
 async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
@@ -646,8 +705,12 @@ async def scenario_chat(bench: Bench) -> list[dict[str, Any]]:
             "ack_rate": round(len(flow.acked_ok) / (timing["send_s"] + timing["drain_s"]), 1),
             "send_to_ack": latency_summary(flow.ack_lat),
             "send_to_delivery": latency_summary(flow.deliver_lat),
-            # per message the hub answered (under overload most of `sent` is still queued)
-            "hub_cpu_per_message_ms": round(timing["hub_cpu_s"] / max(1, flow.acks) * 1000, 3),
+            # per message the hub handled (acked or delivered: under overload most of `sent`
+            # is still queued, and acks may trail deliveries); server = hub + PostgreSQL + Redis
+            **{
+                f"{name}_cpu_per_message_ms": value
+                for name, value in per_unit(timing, max(flow.acks, len(delivered_all)), 1e3).items()
+            },
             **timing,
             "other_events": dict(flow.other_events),
             "echoes": flow.echoes,
@@ -742,9 +805,10 @@ async def scenario_room(bench: Bench) -> list[dict[str, Any]]:
             "send_to_ack": latency_summary(flow.ack_lat),
             "send_to_delivery": latency_summary(flow.deliver_lat),
             "send_to_last_member": latency_summary(completion),
-            "hub_cpu_per_delivery_us": round(
-                timing["hub_cpu_s"] / max(1, sum(len(s) for s in seen)) * 1e6, 2
-            ),
+            **{
+                f"{name}_cpu_per_delivery_us": value
+                for name, value in per_unit(timing, sum(len(s) for s in seen), 1e6).items()
+            },
             **timing,
             "other_events": dict(flow.other_events),
         }
@@ -810,7 +874,7 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
             everyone.clear()
             cmid = f"{tag}-{rep}"
             current["cmid"] = cmid.encode()
-            cpu0 = bench.hub_cpu_s()
+            cpu0, servers0 = bench.hub_cpu_s(), await bench.server_cpu_s()
             acked: list[float] = []
             ack_event = asyncio.Event()
 
@@ -839,6 +903,7 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
                     await everyone.wait()
                     await ack_event.wait()
             hub_cpu = bench.hub_cpu_s() - cpu0
+            servers = server_cpu_used(servers0, await bench.server_cpu_s())
             if rep < args.warmup_sends:
                 await asyncio.sleep(args.pause)
                 continue
@@ -856,6 +921,8 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
                 "median_member_ms": round(percentile(got, 50) * 1000, 2) if got else None,
                 "last_member_ms": round(got[-1] * 1000, 2) if got else None,
                 "hub_cpu_ms": round(hub_cpu * 1000, 1),
+                "postgres_cpu_ms": _rounded(_div(servers["postgres"], 1e-3), 1),
+                "redis_cpu_ms": _rounded(_div(servers["redis"], 1e-3), 1),
             }
             print(f"  send {run['repeat']}: {json.dumps(run)}", file=sys.stderr)
             runs.append(run)
@@ -1081,10 +1148,15 @@ def sockets_needed(args: argparse.Namespace) -> int:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.servers == "embedded":
+        servers = await asyncio.to_thread(Servers.embedded)
+        args.pg_admin, args.redis_url = servers.pg_admin, servers.redis_url
+    else:
+        servers = Servers(args.pg_admin, args.redis_url)
     require_local(args.pg_admin)
-    if not args.redis_url.startswith(("redis://127.0.0.1", "redis://localhost")):
+    if not args.redis_url.startswith(("redis://127.0.0.1", "redis://localhost", "unix://")):
         raise BenchError("the benchmark only talks to a Redis on 127.0.0.1")
-    bench = Bench(args)
+    bench = Bench(args, servers=servers)
     bench.pinned = pin_client(args)
     fd_limit = raise_fd_limit(sockets_needed(args) + 200)
     if fd_limit < sockets_needed(args) + 100:
@@ -1113,6 +1185,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep_db:
             with contextlib.suppress(Exception):
                 await drop_database(args.pg_admin, bench.db_name)
+        await asyncio.to_thread(servers.stop)
     params = {
         k: v
         for k, v in vars(args).items()
@@ -1166,6 +1239,13 @@ def parser() -> argparse.ArgumentParser:
             type=int,
             default=100,
             help="RATE_LIMIT_PER_MINUTE given to the hubs (their default)",
+        )
+        sp.add_argument(
+            "--servers",
+            choices=("embedded", "local"),
+            default="embedded",
+            help="embedded: start PostgreSQL and Redis for this run (their CPU is all ours); "
+            "local: use --pg-admin and --redis-url (only our PostgreSQL backends are counted)",
         )
         sp.add_argument("--token-ttl-s", type=int, default=3600)
         sp.add_argument("--hub-core", type=int, default=0)

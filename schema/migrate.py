@@ -117,6 +117,17 @@ async def _grant_app_role(conn: asyncpg.Connection, app_role: str) -> None:
         await conn.execute(f"REVOKE ALL ON schema_migrations FROM {role}")
         await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
         await conn.execute(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role}")
+        # The answer key of items is read only through app_item_key() (migration 0012):
+        # every column of items but `answer`, so a column added later is readable too.
+        columns = await conn.fetch(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_schema = 'public' AND table_name = 'items'
+                 AND column_name <> 'answer' ORDER BY ordinal_position"""
+        )
+        if columns:
+            readable = ", ".join(_quote_ident(c["column_name"]) for c in columns)
+            await conn.execute(f"REVOKE SELECT ON items FROM {role}")  # noqa: S608
+            await conn.execute(f"GRANT SELECT ({readable}) ON items TO {role}")
 
 
 def _quote_ident(name: str) -> str:

@@ -90,6 +90,9 @@ def settings(
         presence_ttl_s=2,
         bus_heartbeat_s=0.2,
         bus_deaf_after_s=1.5,
+        # Every test client comes from 127.0.0.1: per-address caps off unless a test sets them.
+        connects_per_ip_per_s=1_000_000,
+        max_in_flight_per_client=1_000_000,
     )
 
 
@@ -98,7 +101,13 @@ async def hub_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     """A real uvicorn serving the whole app on 127.0.0.1 (random port)."""
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # as the hub starts it: api/proxies.py decides
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -54,6 +54,9 @@ def _env(settings: Settings) -> dict[str, str]:
         "BUS_HEARTBEAT_S": str(settings.bus_heartbeat_s),
         "BUS_DEAF_AFTER_S": str(settings.bus_deaf_after_s),
         "LOG_LEVEL": "warning",
+        # Every test client connects from 127.0.0.1: per-address caps off unless a test sets them.
+        "CONNECTS_PER_IP_PER_S": str(settings.connects_per_ip_per_s),
+        "MAX_IN_FLIGHT_PER_CLIENT": str(settings.max_in_flight_per_client),
     }
 
 
@@ -71,6 +74,7 @@ def _spawn(env: dict[str, str], port: int, log: Path) -> HubProcess:
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--no-proxy-headers",
             ],
             env=env,
             stdout=out,

@@ -14,6 +14,10 @@ class TcpProxy:
         self.up = True
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        # Cleared by blackhole(): bytes stop moving both ways but connections stay open, as on
+        # a network that drops packets (TCP holds them and delivers them once it heals).
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -33,8 +37,13 @@ class TcpProxy:
             writer.transport.abort()
         self._pipes.clear()
 
+    def blackhole(self) -> None:
+        """Keep every connection open but move no byte until restore()."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         self.up = True
+        self._flowing.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.up:
@@ -53,6 +62,7 @@ class TcpProxy:
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         finally:

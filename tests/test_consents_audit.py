@@ -96,7 +96,7 @@ async def test_consent_history_starts_empty(api: httpx.AsyncClient, factory: Fac
         ({**PRIVACY, "version": "v" * 41}, "version"),
         ({**PRIVACY, "granted": "perhaps"}, "granted"),
         ({"kind": "marketing", "version": "1"}, "granted"),
-        ({**PRIVACY, "user_id": "00000000-0000-0000-0000-000000000000"}, "user_id"),
+        ({**PRIVACY, "source": "school"}, "source"),  # a client cannot claim a source
     ],
 )
 async def test_consent_validation_names_the_field(

@@ -186,7 +186,8 @@ async def test_an_admin_asks_twice_and_gets_one_erasure_done_by_the_worker_job(
 async def test_who_may_ask_for_an_erasure(
     api: httpx.AsyncClient, factory: Factory, hub_ctx: HubContext
 ) -> None:
-    """A teacher, another school's admin or an admin of only one of two schools is refused."""
+    """A teacher or an admin of only one of two schools is refused; another school's admin is
+    told the person does not exist (a 403 would tell an outsider who exists)."""
     org, other = await factory.org(), await factory.org()
     student = await factory.user("student", org)
     teacher = await factory.user("teacher", org)
@@ -200,10 +201,12 @@ async def test_who_may_ask_for_an_erasure(
         both.id,
     )
     before = await factory.snapshot()
-    for asker, target in ((teacher, student), (outsider, student), (admin, both)):
+    for asker, target in ((teacher, student), (admin, both)):
         refused = await api.post(f"/users/{target.id}/erasure", headers=asker.headers)
         assert refused.status_code == 403, refused.text
         assert error_of(refused)["code"] == "forbidden"
+    hidden = await api.post(f"/users/{student.id}/erasure", headers=outsider.headers)
+    assert hidden.status_code == 404 and error_of(hidden)["code"] == "not_found", hidden.text
     own = await api.post(f"/users/{admin.id}/erasure", headers=admin.headers)
     assert own.status_code == 422
     assert await factory.snapshot() == before
@@ -299,3 +302,41 @@ async def test_the_daily_job_finishes_erasures_left_unfinished(
     assert await factory.fetchval("SELECT email FROM users WHERE id = $1", person.id) == (
         f"erased-{person.id}@invalid"
     )
+
+
+async def test_redaction_reaches_the_family_and_leaves_a_namesake_elsewhere_alone(
+    factory: Factory, hub_ctx: HubContext
+) -> None:
+    """A parent's notifications naming the erased child (even over a rejected link) lose the
+    name; a student of the same name in another school keeps their own notifications."""
+    org, elsewhere = await factory.org(), await factory.org()
+    child, parent = await factory.user("student", org), await factory.user("parent", org)
+    namesake_parent = await factory.user("parent", elsewhere)
+    await factory.fetch("UPDATE users SET display_name = '김하늘' WHERE id = $1", child.id)
+    await factory.fetch(
+        """INSERT INTO parent_links (org_id, zone_id, parent_id, student_id, status,
+                                     requested_at, expires_at)
+           VALUES ($1, $2, $3, $4, 'rejected', now(), now())""",
+        org.id,
+        org.zone_id,
+        parent.id,
+        child.id,
+    )
+    for who in (parent, namesake_parent):
+        await factory.fetch(
+            """INSERT INTO notifications (user_id, dedup_key, kind, title, body, collapse_key)
+               VALUES ($1, 'r', 'exam_result', '시험 결과', $2, 'r')""",
+            who.id,
+            "김하늘 학생의 ‘수학’ 결과: 8점",
+        )
+    async with hub_ctx.db.system() as conn:
+        erasure = await open_erasure(conn, hub_ctx, child.id, None, Requester.SYS_ADMIN)
+    await erase.run(hub_ctx, erasure.id)
+    bodies = {
+        r["user_id"]: r["body"]
+        for r in await factory.fetch("SELECT user_id, body FROM notifications")
+    }
+    assert bodies == {
+        parent.id: f"{erase.ERASED_LABEL} 학생의 ‘수학’ 결과: 8점",
+        namesake_parent.id: "김하늘 학생의 ‘수학’ 결과: 8점",
+    }

@@ -202,3 +202,21 @@ def test_every_period_is_a_setting_with_the_seeds_default(hub_ctx: HubContext) -
         s.retention_tutor_days,
     )
     assert periods == (90, 30, 30, 365, 3 * 365, 365)
+
+
+async def test_a_clock_jump_stops_the_scheduled_sweeps_until_the_clocks_agree(
+    factory: Factory, clock: FrozenClock, hub_ctx: HubContext, redis: Redis
+) -> None:
+    """The hub's clock a year ahead of the database's (or behind): the job takes nothing, is
+    counted and dead-lettered; once the clock is right again it takes exactly what is due."""
+    await _seed(factory, clock.now)
+    before = await _state(factory)
+    for jump in (365, -365):
+        clock.advance(days=jump)
+        assert await retention_weekly({"hub": hub_ctx, "job_try": MAX_TRIES}) is None
+        clock.advance(days=-jump)
+        assert await _state(factory) == before
+    letters = await cast(Awaitable[list[bytes]], redis.lrange(hub_ctx.keys.dead_letters, 0, -1))
+    errors = [json.loads(letter)["error"] for letter in letters]
+    assert len(errors) == 2 and all("off the database's" in e for e in errors)
+    assert await retention_weekly({"hub": hub_ctx, "job_try": 1}) == 3

@@ -467,3 +467,22 @@ async def test_exam_client_token_must_be_renewed(
     assert renewed.sio.connected
     beat = await renewed.call("heartbeat", {"client_time": utc_now().isoformat()})
     assert "error" not in beat
+
+
+async def test_proctor_events_share_the_process_cap_and_are_answered_overloaded_past_it(
+    hub_server: tuple[str, Any], api: httpx.AsyncClient, factory: Factory, proctor: Open
+) -> None:
+    """The `/proctor` namespace takes its slots from the same per-process cap as chat
+    (issue 13 §2): with it full, a heartbeat is answered `overloaded` with `retry_after`."""
+    sit = await _sitting(api, factory)
+    client = await proctor(_student(sit.student, sit.attempt))
+    admission = hub_server[1].other_asgi_app.state.sio.namespace_handlers[NS].admission
+    original = admission.limit
+    admission.limit = admission.running
+    try:
+        refused = await client.call("heartbeat", {"client_time": utc_now().isoformat()})
+    finally:
+        admission.limit = original
+    assert refused["error"]["code"] == "overloaded" and refused["error"]["retry_after"] == 1
+    beat = await client.call("heartbeat", {"client_time": utc_now().isoformat()})
+    assert "server_time" in beat

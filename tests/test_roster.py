@@ -46,9 +46,21 @@ async def test_roster_creates_students_and_parents_with_approved_links(
         "seoyeon@roster.dreamseed.kr",
     ]
     dad = next(c for c in result["created"] if c["email"] == "seoyeon.dad@roster.dreamseed.kr")
-    login = await api.post(
-        "/auth/login", json={"email": dad["email"], "password": dad["initial_password"]}
+    credentials = {"email": dad["email"], "password": dad["initial_password"]}
+    # The school attested the enrollment; the person's own consent is asked at first sign-in.
+    first = await api.post("/auth/login", json=credentials)
+    assert first.status_code == 403 and error_of(first)["code"] == "consent_required"
+    assert error_of(first)["missing"] == ["terms_of_service", "privacy_policy", "data_processing"]
+    attested = await factory.fetch(
+        "SELECT kind, granted, source, recorded_by FROM consents WHERE user_id = $1::uuid",
+        dad["user_id"],
     )
+    assert [tuple(r) for r in attested] == [("data_processing", True, "school", admin.id)]
+    consents = [
+        {"kind": kind, "version": "2026-01", "granted": True}
+        for kind in ("terms_of_service", "privacy_policy", "data_processing")
+    ]
+    login = await api.post("/auth/login", json={**credentials, "consents": consents})
     assert login.status_code == 200, login.text
     links = await api.get(
         "/links", headers={"Authorization": f"Bearer {login.json()['access_token']}"}

@@ -65,6 +65,20 @@ FENCED: list[tuple[str, str, str]] = [
     ),
     ("engineio.async_socket:AsyncSocket.send", "hub/sockets/fanout.py", "570def1d9f157f01"),
     ("engineio.async_socket:AsyncSocket.poll", "hub/sockets/engine_tuning.py", "49d219402ac7d557"),
+    # hub/sockets/guards.py: malformed frames and packets close the connection (issue 13).
+    ("engineio.packet:Packet.decode", "hub/sockets/guards.py", "030aa5a6e2be73b6"),
+    ("engineio.async_socket:AsyncSocket.receive", "hub/sockets/guards.py", "9e53f5cf1eae4e49"),
+    (
+        "engineio.async_socket:AsyncSocket._websocket_handler",
+        "hub/sockets/guards.py",
+        "dfa7a417e0e9828e",
+    ),
+    ("socketio.packet:Packet.decode", "hub/sockets/guards.py", "81a70463f017cd00"),
+    (
+        "socketio.async_server:AsyncServer._handle_eio_message",
+        "hub/sockets/guards.py",
+        "723927bfa045c8b1",
+    ),
     ("firebase_admin.messaging:_get_messaging_service", "hub/notify/push.py", "32351f00ad25cac5"),
     (
         "firebase_admin.messaging:_MessagingService.__init__",

@@ -336,7 +336,7 @@ async def test_admin_invites_with_a_code_revokes_one_and_imports_a_roster(
                 ],
             },
         )
-        assert made.status_code == 201, made.text
+        assert made.status_code == 202, made.text
     a_ctx, admin = await signed_in(browser, school, ADMIN)
     n_ctx, newcomer = await signed_in(
         browser, school, "newkid@example.kr", password="new-kid-pass-1", phone=True

@@ -32,11 +32,13 @@ from workers.file_jobs import (
     transcribe_file,
 )
 from workers.jobs import expire_link_requests, purge_expired_sessions
+from workers.message_jobs import archive_message_months, prepare_message_months
 from workers.notify_jobs import (
     notify_conversation,
     notify_users,
     release_held_notifications,
     send_email_digests,
+    sweep_notify_outbox,
 )
 from workers.privacy_jobs import (
     build_export,
@@ -88,6 +90,7 @@ class WorkerSettings:
         notify_users,
         release_held_notifications,
         send_email_digests,
+        sweep_notify_outbox,
         submit_overdue_attempt,
         sweep_overdue_attempts,
         recalibrate_items,
@@ -102,12 +105,15 @@ class WorkerSettings:
         retention_weekly,
         retention_monthly,
         build_export,
+        prepare_message_months,
+        archive_message_months,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(expire_link_requests, minute={0, 15, 30, 45}, run_at_startup=True),
         cron(purge_expired_sessions, hour={3}, minute={17}),
         cron(release_held_notifications, minute=EVERY_MINUTE),
         cron(send_email_digests, minute=EVERY_MINUTE, second={30}),
+        cron(sweep_notify_outbox, second=set(range(0, 60, 5)), run_at_startup=True),
         cron(sweep_overdue_attempts, second=set(range(0, 60, 10)), run_at_startup=True),
         cron(recalibrate_recent, hour={2}, minute={40}),
         cron(requeue_pending_files, minute=EVERY_MINUTE, second={45}),
@@ -116,6 +122,8 @@ class WorkerSettings:
         cron(retention_daily, hour={4}, minute={41}),
         cron(retention_weekly, weekday={6}, hour={3}, minute={47}),
         cron(retention_monthly, day={1}, hour={2}, minute={53}),
+        cron(prepare_message_months, hour={1}, minute={7}, run_at_startup=True),
+        cron(archive_message_months, hour={1}, minute={37}),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from hub.context import HubContext
-from hub.notify import dispatch, held, mailing
+from hub.notify import dispatch, held, mailing, outbox
 from hub.notify.email import EmailSender
 from hub.notify.push import PushSender
 from workers.base import durable
@@ -75,3 +75,10 @@ async def release_held_notifications(ctx: dict[str, Any]) -> int:
 async def send_email_digests(ctx: dict[str, Any]) -> int:
     """Scheduled: one e-mail per person for what stayed unread past their delay."""
     return await mailing.send_digests(_hub(ctx), _email(ctx))
+
+
+@durable
+async def sweep_notify_outbox(ctx: dict[str, Any]) -> int:
+    """Re-queue the push jobs Redis lost and send the pushes left pending (the outbox)."""
+    done = await outbox.sweep(_hub(ctx), _push(ctx))
+    return done.requeued + done.redelivered

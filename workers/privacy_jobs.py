@@ -22,6 +22,7 @@ async def erase_user(ctx: dict[str, Any], erasure_id: str) -> dict[str, int]:
 
 async def _retention(ctx: dict[str, Any], *names: str) -> int:
     hub: HubContext = ctx["hub"]
+    await retention.check_clock(hub)
     return sum([await retention.run(hub, name) for name in names])
 
 

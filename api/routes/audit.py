@@ -14,7 +14,7 @@ from schema.models.common import Request
 
 
 class AuditQuery(Request):
-    before_id: Annotated[int, Field(gt=0)] | None = None
+    before_id: Annotated[int, Field(gt=0, le=2**62)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     action: Annotated[str, Field(max_length=80)] | None = None
     zone_id: UUID | None = None

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from api.endpoint import Call, endpoint
-from hub.accounts import sessions
-from hub.accounts.users import get_me
-from hub.context import Actor
-from schema.models.accounts import LoginRequest, RefreshRequest, RegisterRequest, TokenPair, UserOut
+from hub.accounts import erasure, sessions
+from schema.models.accounts import (
+    ErasureByCredentials,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    RegistrationAccepted,
+    TokenPair,
+)
 
 
 @endpoint(
     "POST",
     "/auth/register",
-    summary="Create an account",
+    summary="Create an account (the same answer whether or not the e-mail had one)",
     body=RegisterRequest,
-    response=UserOut,
-    status=201,
+    response=RegistrationAccepted,
+    status=202,
     auth=False,
     tag="auth",
 )
-async def register(call: Call) -> dict[str, Any]:
-    user_id = await sessions.register(call.ctx, call.body, call.meta)
-    return await get_me(call.ctx, Actor(user_id, user_id))
+async def register(call: Call) -> RegistrationAccepted:
+    # An e-mail that already has an account is told so by e-mail, not in this answer.
+    await sessions.register(call.ctx, call.body, call.meta)
+    return RegistrationAccepted(
+        status="accepted",
+        message=(
+            "If this e-mail is new here, the account is ready to sign in with; if it already "
+            "has an account, we wrote to it"
+        ),
+    )
 
 
 @endpoint(
@@ -60,4 +70,17 @@ async def logout(call: Call) -> None:
     await sessions.logout(call.ctx, call.user, call.meta)
 
 
-ENDPOINTS = [register, login, refresh, logout]
+@endpoint(
+    "POST",
+    "/auth/erasure",
+    summary="Erase my account with my e-mail and password (when I cannot sign in)",
+    body=ErasureByCredentials,
+    auth=False,
+    tag="auth",
+    rate_limited=False,  # throttled by failures, as login is
+)
+async def erase_signed_out(call: Call) -> None:
+    await erasure.erase_by_credentials(call.ctx, call.body, call.meta)
+
+
+ENDPOINTS = [register, login, refresh, logout, erase_signed_out]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from api.downloads import serve
 from api.endpoint import Call, endpoint
+from api.errors import error_response
 from api.upload_body import read_into
 from hub.errors import DomainError, ErrorCode
 from hub.files import access, resumable, uploads
@@ -34,6 +35,8 @@ from schema.models.files import (
 TAG = "files"
 PREFIX = "/api/v1"
 TUS_VERSION = "1.0.0"
+# A file's bytes in its own type, whole or a Range of them.
+FILE_BYTES = {200: "*/*", 206: "*/*"}
 
 
 # Only these stream a body past the 1 MiB limit (each counts against its own); /files/urls
@@ -89,13 +92,25 @@ async def upload_alias(call: Call) -> dict[str, Any]:
     return await _upload(call)
 
 
-@endpoint("GET", "/files/{file_id}", summary="Download a clean file (Range allowed)", tag=TAG)
+@endpoint(
+    "GET",
+    "/files/{file_id}",
+    summary="Download a clean file (Range allowed)",
+    tag=TAG,
+    raw=FILE_BYTES,
+)
 async def download(call: Call) -> Response:
     found = await access.servable(call.ctx, call.user, call.path_uuid("file_id"))
     return await serve(call.ctx, call.request, found)
 
 
-@endpoint("GET", "/files/{file_id}/thumbnail", summary="An image's 320 px thumbnail", tag=TAG)
+@endpoint(
+    "GET",
+    "/files/{file_id}/thumbnail",
+    summary="An image's 320 px thumbnail",
+    tag=TAG,
+    raw=FILE_BYTES,
+)
 async def thumbnail(call: Call) -> Response:
     found = await access.servable(call.ctx, call.user, call.path_uuid("file_id"))
     return await serve(call.ctx, call.request, found, thumbnail=True)
@@ -123,6 +138,7 @@ async def signed_url(call: Call) -> dict[str, Any]:
     auth=False,
     tag=TAG,
     rate_limited=False,
+    raw=FILE_BYTES,
 )
 async def signed_fetch(call: Call) -> Response:
     q: SignedFetchQuery = call.query
@@ -174,7 +190,14 @@ def _int_header(request: Request, name: str) -> int:
     return int(raw)
 
 
-@endpoint("OPTIONS", "/files/tus", summary="tus: what this server supports", auth=False, tag=TAG)
+@endpoint(
+    "OPTIONS",
+    "/files/tus",
+    summary="tus: what this server supports",
+    auth=False,
+    tag=TAG,
+    raw={204: ""},
+)
 async def tus_options(call: Call) -> Response:
     return Response(
         status_code=204,
@@ -188,7 +211,7 @@ async def tus_options(call: Call) -> Response:
     )
 
 
-@endpoint("POST", "/files/tus", summary="tus: start a resumable upload", tag=TAG)
+@endpoint("POST", "/files/tus", summary="tus: start a resumable upload", tag=TAG, raw={201: ""})
 async def tus_create(call: Call) -> Response:
     meta = _metadata(call.request.headers.get("upload-metadata", ""))
     org = meta.get("org_id")
@@ -206,7 +229,9 @@ async def tus_create(call: Call) -> Response:
     )
 
 
-@endpoint("HEAD", "/files/tus/{upload_id}", summary="tus: where an upload stands", tag=TAG)
+@endpoint(
+    "HEAD", "/files/tus/{upload_id}", summary="tus: where an upload stands", tag=TAG, raw={200: ""}
+)
 async def tus_head(call: Call) -> Response:
     now = await resumable.progress(call.ctx, call.user, call.path_uuid("upload_id"))
     return Response(
@@ -225,10 +250,20 @@ async def _chunks(request: Request) -> AsyncIterator[bytes]:
         raise resumable.CutOffError from None
 
 
-@endpoint("PATCH", "/files/tus/{upload_id}", summary="tus: append bytes at the offset", tag=TAG)
+@endpoint(
+    "PATCH",
+    "/files/tus/{upload_id}",
+    summary="tus: append bytes at the offset",
+    tag=TAG,
+    raw={204: ""},
+)
 async def tus_patch(call: Call) -> Response:
     if call.request.headers.get("content-type") != "application/offset+octet-stream":
-        return Response(status_code=415, headers=_tus_headers())
+        refused = DomainError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            "A tus PATCH sends Content-Type: application/offset+octet-stream",
+        )
+        return error_response(refused, _tus_headers())
     offset = _int_header(call.request, "upload-offset")
     done = await resumable.append(
         call.ctx, call.user, call.path_uuid("upload_id"), offset, _chunks(call.request)
@@ -240,7 +275,9 @@ async def tus_patch(call: Call) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-@endpoint("DELETE", "/files/tus/{upload_id}", summary="tus: abandon an upload", tag=TAG)
+@endpoint(
+    "DELETE", "/files/tus/{upload_id}", summary="tus: abandon an upload", tag=TAG, raw={204: ""}
+)
 async def tus_delete(call: Call) -> Response:
     await resumable.cancel(call.ctx, call.user, call.path_uuid("upload_id"))
     return Response(status_code=204, headers=_tus_headers())

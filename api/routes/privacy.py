@@ -54,6 +54,7 @@ async def request_export(call: Call) -> Export:
     summary="Download a data export with the link's token (the one who asked, until it expires)",
     query=ExportDownload,
     tag="privacy",
+    raw={200: "application/zip"},
 )
 async def download_export(call: Call) -> StreamingResponse:
     found = await export.open_download(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from starlette.responses import StreamingResponse
 
 from api.endpoint import Call, endpoint
@@ -42,6 +43,7 @@ def _sse(event: str, data: Any) -> bytes:
     "(tutor.asked, tutor.queued, tutor.delta, tutor.drop, tutor.error, tutor.done)",
     body=AskTutor,
     tag=TAG,
+    raw={200: "text/event-stream"},
 )
 async def ask(call: Call) -> StreamingResponse:
     asked = await questions.ask(call.ctx, call.user, call.body)
@@ -130,8 +132,9 @@ async def observed(call: Call) -> dict[str, Any]:
 
 
 class _Page(RequestModel):
-    before: int | None = None
-    limit: int = 50
+    # Bounded: a negative LIMIT or a seq past bigint reached PostgreSQL as an error (a 500).
+    before: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
 @endpoint(
@@ -140,13 +143,14 @@ class _Page(RequestModel):
     summary="Read a tutor conversation (read-only)",
     query=_Page,
     tag=TAG,
+    raw={200: "application/json"},
 )
 async def observed_messages(call: Call) -> Any:
     from starlette.responses import JSONResponse
 
     page: _Page = call.query
     items = await oversight.observed_messages(
-        call.ctx, call.user, call.path_uuid("conversation_id"), page.before, min(page.limit, 200)
+        call.ctx, call.user, call.path_uuid("conversation_id"), page.before, page.limit
     )
     return JSONResponse({"items": items})
 

@@ -7,6 +7,11 @@ parent `student_email`, the child's address in the same file or already in the c
 names every bad line. New accounts get a random first password, returned once. An address
 that already has an account is used only if that person is already a member of the school;
 anyone else is skipped with the reason (invite them: they must consent to join).
+
+Each account made here carries the school's attestation (a `data_processing` consent with the
+source 'school', recorded by the importer): the school, as data controller, answers for
+enrolling them. The person's own consents are asked at their first sign-in
+(hub/privacy/consent.py).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.passwords import hash_password
+from hub.privacy import consent
 from schema.models.accounts import OrgRole
 
 MAX_ROWS = 2000
@@ -46,6 +52,16 @@ class Row:
 
 def parse(text: str) -> list[Row]:
     """The roster's rows, or a validation error naming each bad line (and nothing is done)."""
+    try:
+        return _parse(text)
+    except csv.Error as exc:
+        # e.g. a bare carriage return inside a field: once a 500 (found by fuzzing).
+        raise DomainError(
+            ErrorCode.VALIDATION, f"The roster is not valid CSV: {exc}", field="csv"
+        ) from None
+
+
+def _parse(text: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in _REQUIRED if c not in header]
@@ -59,7 +75,12 @@ def parse(text: str) -> list[Row]:
     errors: list[dict[str, str]] = []
     seen: set[str] = set()
     for n, raw in enumerate(reader, start=2):
-        item = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        # Cells past the header arrive as a list under the key None: they are ignored.
+        item = {
+            (k or "").strip().lower(): v.strip()
+            for k, v in raw.items()
+            if k is not None and isinstance(v, str)
+        }
         row, problem = _row(n, item, seen)
         if row is None:
             errors.append({"field": f"csv.line{n}", "message": problem})
@@ -141,6 +162,8 @@ async def import_roster(
     # school's own list, and existing accounts outside the school are left alone.
     async with ctx.db.system() as conn:
         result = await _apply(conn, class_id, klass, rows, passwords, hashes, in_class, actor)
+        made = [c["user_id"] for c in result["created"] if c["initial_password"] is not None]
+        await consent.attest_enrollment(conn, made, actor.user_id, ctx.settings.consent_version)
         await audit.record(
             conn,
             "roster.import",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -12,15 +13,26 @@ from hub.accounts import audit, throttle
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import Connection
 from hub.errors import DomainError, ErrorCode
-from hub.notify import devices
+from hub.notify import devices, enqueue, templates
 from hub.passwords import hash_password, verify_password
 from hub.privacy import consent
 from hub.tokens import hash_refresh_token, new_refresh_token
 from schema.models.accounts import LoginRequest, RegisterRequest, TokenPair
 
 
-async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) -> UUID:
-    """Create an account with no memberships; organizations add people with a role."""
+@dataclass(frozen=True)
+class Registration:
+    """What registering did; the caller's answer is the same either way."""
+
+    created: UUID | None  # the new account, or None: the e-mail had one (its owner is told)
+
+
+async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) -> Registration:
+    """Create an account with no memberships; organizations add people with a role.
+
+    An e-mail that already has an account gets the same answer as a new one, so registering
+    does not tell strangers who has an account here: the owner is told by e-mail instead.
+    The password is hashed either way, so both take the same argon2 time."""
     consent.check_signup(body.consents, ctx.settings.consent_version)
     password_hash = await hash_password(body.password)
     try:
@@ -44,10 +56,35 @@ async def register(ctx: HubContext, body: RegisterRequest, meta: RequestMeta) ->
                 meta=meta,
             )
     except asyncpg.UniqueViolationError:
-        raise DomainError(
-            ErrorCode.EMAIL_TAKEN, "An account with this e-mail already exists", field="email"
-        ) from None
-    return user_id
+        await _tell_owner(ctx, body.email.lower())
+        return Registration(None)
+    return Registration(user_id)
+
+
+async def _tell_owner(ctx: HubContext, email: str) -> None:
+    """Tell an account's owner that someone tried to register its e-mail (at most once an
+    hour, so the notice cannot be used to flood them)."""
+    async with ctx.db.system() as conn:
+        owner = await conn.fetchrow(
+            "SELECT id, language FROM users WHERE email = $1 AND deleted_at IS NULL", email
+        )
+    if owner is None:
+        return
+    base = ctx.settings.public_url.rstrip("/")
+    notice = templates.signup_attempt(
+        owner["language"], link=f"{base}/", settings_url=f"{base}/app/settings/notifications"
+    )
+    title, text = templates.push_text(notice)
+    hour = ctx.clock().strftime("%Y%m%d%H")
+    await enqueue.tell_users(
+        ctx,
+        [owner["id"]],
+        kind="account_notice",
+        title=title,
+        body=text,
+        data={"reason": "signup_attempt"},
+        dedup_key=f"signup:{owner['id']}:{hour}",
+    )
 
 
 async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> TokenPair:
@@ -55,6 +92,7 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
 
     Throttled by failures per account and address (hub/accounts/throttle.py)."""
     await throttle.check(ctx, body.email, meta.ip)
+    failure: DomainError | None
     async with ctx.db.system() as conn:
         row = await conn.fetchrow(
             "SELECT id, password_hash FROM users WHERE email = $1 AND deleted_at IS NULL",
@@ -72,23 +110,50 @@ async def login(ctx: HubContext, body: LoginRequest, meta: RequestMeta) -> Token
             )
             failure = DomainError(ErrorCode.INVALID_CREDENTIALS, "The e-mail or password is wrong")
         else:
-            failure = None
-            pair = await _open_session(ctx, conn, row["id"], meta)
-            await audit.record(
-                conn,
-                "auth.login",
-                actor_id=row["id"],
-                target_type="user",
-                target_id=row["id"],
-                meta=meta,
-            )
+            failure = await _consent_gate(ctx, conn, row["id"], body, meta)
+            if failure is None:
+                pair = await _open_session(ctx, conn, row["id"], meta)
+                await audit.record(
+                    conn,
+                    "auth.login",
+                    actor_id=row["id"],
+                    target_type="user",
+                    target_id=row["id"],
+                    meta=meta,
+                )
     # Raised after the transaction commits, so the failed attempt stays in the audit log.
+    if failure is not None and failure.code is ErrorCode.CONSENT_REQUIRED:
+        raise failure  # the password was right: not a guess to throttle
     if failure is not None:
         await throttle.failed(ctx, body.email, meta.ip)
         raise failure
     await throttle.succeeded(ctx, body.email, meta.ip)
     metrics.LOGINS.labels("success").inc()
     return pair
+
+
+async def _consent_gate(
+    ctx: HubContext, conn: Connection, user_id: UUID, body: LoginRequest, meta: RequestMeta
+) -> DomainError | None:
+    """Record consents sent with the sign-in (the current version only), then refuse the
+    sign-in while a required one is withdrawn or not yet given (hub/privacy/consent.py)."""
+    version = ctx.settings.consent_version
+    given = [c for c in body.consents or () if c.version == version]
+    if given:
+        await consent.record_signup(conn, user_id, given, meta)
+    missing = await consent.missing_at_sign_in(conn, user_id)
+    if not missing:
+        return None
+    await audit.record(
+        conn,
+        "auth.login_consent_required",
+        actor_id=user_id,
+        target_type="user",
+        target_id=user_id,
+        meta=meta,
+        details={"missing": missing},
+    )
+    return consent.consent_required(missing, version)
 
 
 async def _open_session(

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from hub.accounts import audit
 from hub.accounts.roles import load_roles
-from hub.chat import policy
+from hub.chat import partitions, policy
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
 from hub.db import Connection
@@ -177,21 +177,35 @@ async def _conversation_row(
     return dict(row)
 
 
+# The ELSE branch (a sub-plan over every month) runs only for a conversation whose last
+# message is older than the hot months.
+_MINE = f"""SELECT {_CONVERSATION_COLUMNS},
+           CASE WHEN hot.id IS NOT NULL OR c.last_seq = 0 THEN to_jsonb(hot)
+                ELSE (SELECT to_jsonb(old) FROM (
+                          SELECT {MESSAGE_COLUMNS} FROM messages
+                          WHERE conversation_id = c.id AND seq = c.last_seq) old)
+           END AS last_message
+    FROM participants p
+    JOIN conversations c ON c.id = p.conversation_id
+    LEFT JOIN LATERAL (
+        SELECT {MESSAGE_COLUMNS} FROM messages
+        WHERE conversation_id = c.id AND seq = c.last_seq AND created_at >= $2
+    ) hot ON true
+    WHERE p.user_id = $1 AND p.left_at IS NULL
+    ORDER BY coalesce(c.last_message_at, c.created_at) DESC
+    LIMIT 500"""  # noqa: S608 - constant columns
+
+
 async def list_conversations(ctx: HubContext, actor: Actor) -> list[dict[str, Any]]:
-    """Mine, by last activity, each with its last message and unread count: one query."""
+    """Mine, by last activity, each with its last message and unread count: one query.
+
+    The last message is looked for in the hot months first (hub/chat/partitions.py); only a
+    conversation quiet since before them has its last message read from older months."""
     async with ctx.db.acting(actor.user_id) as conn:
         rows = await conn.fetch(
-            f"""SELECT {_CONVERSATION_COLUMNS}, to_jsonb(m) AS last_message
-                FROM participants p
-                JOIN conversations c ON c.id = p.conversation_id
-                LEFT JOIN LATERAL (
-                    SELECT {MESSAGE_COLUMNS} FROM messages
-                    WHERE conversation_id = c.id AND seq = c.last_seq
-                ) m ON true
-                WHERE p.user_id = $1 AND p.left_at IS NULL
-                ORDER BY coalesce(c.last_message_at, c.created_at) DESC
-                LIMIT 500""",  # noqa: S608
+            _MINE,
             actor.user_id,
+            partitions.hot_since(ctx.clock(), ctx.settings),
         )
     return [dict(r) | {"last_message": _public(r["last_message"])} for r in rows]
 

@@ -3,11 +3,16 @@
 A message is committed before anyone hears of it: the seq is taken from the conversation's
 row in the same transaction as the insert (gap-free), and a retry with the same
 client_msg_id returns the stored message instead of storing another.
+
+Clean text without files is written through the process's group commit (hub/chat/writes.py,
+`app_send_messages` in migration 0014), several senders to a transaction; everything else, and
+whatever that function leaves to the Python rules, goes the single-message path below.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +20,7 @@ import asyncpg
 
 from hub import metrics
 from hub.accounts import audit
-from hub.chat import attachments, policy, profanity, search
+from hub.chat import attachments, partitions, policy, profanity, search, writes
 from hub.chat.conversations import my_role
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.clock import wire_time
@@ -26,8 +31,6 @@ from hub.exams import policy as exam_policy
 from hub.notify import enqueue
 from hub.outages import as_unavailable
 from schema.models.chat import HistoryQuery, SendMessage
-
-_ACK_COLUMNS = "id, seq, created_at, conversation_id"
 
 
 async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
@@ -42,19 +45,18 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
             earlier = await _stored(conn, actor.user_id, body)
         if earlier is None:
             raise
-        return earlier
-    try:
-        # Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
-        async with ctx.db.acting_lean(actor.user_id) as conn:
-            event = await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
-    except asyncpg.UniqueViolationError:
-        event = None  # a concurrent retry of the same client_msg_id committed first
-    if event is None or "stored" in event:
-        async with ctx.db.acting(actor.user_id) as conn:
-            stored = await _stored(conn, actor.user_id, body)
+        return _same_conversation(earlier, body)
+    event = await _write_batched(ctx, actor, body) if _batchable(body) else None
+    if event is None:
+        event = await _write_alone(ctx, actor, body)
+    if "stored" in event:
+        stored = event.get("ack")
+        if stored is None:
+            async with ctx.db.acting(actor.user_id) as conn:
+                stored = await _stored(conn, actor.user_id, body)
         if stored is None:
             raise DomainError(ErrorCode.CONFLICT, "The message could not be stored; retry it")
-        return stored
+        return _same_conversation(stored, body)
     metrics.MESSAGES.labels("sent").inc()
     try:
         await ctx.bus.to_conversation(body.conversation_id, "message.new", event)
@@ -64,6 +66,75 @@ async def send_message(ctx: HubContext, actor: Actor, body: SendMessage) -> dict
         if as_unavailable(exc, "socket") is None:
             raise
     return {"id": event["id"], "seq": event["seq"], "created_at": event["created_at"]}
+
+
+def _batchable(body: SendMessage) -> bool:
+    """Clean text without files goes through the group commit; the rest, alone."""
+    return not body.attachment_ids and profanity.moderate(body.content).clean
+
+
+async def _write_batched(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any] | None:
+    """Store through the process's group commit (hub/chat/writes.py); None: the message
+    needs the full single-message path (a rule the batch function leaves to it)."""
+    now = ctx.clock()
+    written = await writes.of(ctx).write(
+        writes.Draft(
+            sender_id=actor.user_id,
+            conversation_id=body.conversation_id,
+            client_msg_id=body.client_msg_id,
+            content=body.content,
+            message_type=body.message_type,
+            reply_to=body.reply_to,
+            ack_required=body.ack_required,
+            urgent=body.urgent,
+            tokens=search.tokens(body.content),
+            now=now,
+        )
+    )
+    if written.outcome is writes.Outcome.WRITTEN:
+        return message_event(written.row)
+    if written.outcome is writes.Outcome.STORED:
+        row = written.row
+        ack = {k: row[k] for k in ("id", "seq", "created_at", "conversation_id")}
+        return {"stored": True, "ack": ack}
+    if written.outcome is writes.Outcome.REFUSED:
+        raise not_found("Conversation")
+    return None
+
+
+async def _write_alone(ctx: HubContext, actor: Actor, body: SendMessage) -> dict[str, Any]:
+    """The full single-message path: every rule in Python, one acting-user transaction."""
+    try:
+        return await _insert_once_more_if_no_month(ctx, actor, body)
+    except asyncpg.UniqueViolationError:
+        return {"stored": True}  # a concurrent retry of the same client_msg_id committed first
+
+
+def _same_conversation(stored: dict[str, Any], body: SendMessage) -> dict[str, Any]:
+    if stored["conversation_id"] != body.conversation_id:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            "This client_msg_id was already used in another conversation",
+            field="client_msg_id",
+        )
+    return {"id": stored["id"], "seq": stored["seq"], "created_at": stored["created_at"]}
+
+
+async def _insert_once_more_if_no_month(
+    ctx: HubContext, actor: Actor, body: SendMessage
+) -> dict[str, Any]:
+    """Hot path: two statements in one lean transaction (see `_SEND_CONTEXT`, `_SEND_WRITE`).
+    Partitioning (0009): a month the worker has not made ahead is made now, and the send
+    tried once more (hub/chat/partitions.py)."""
+    for attempt in (1, 2):
+        try:
+            async with ctx.db.acting_lean(actor.user_id) as conn:
+                return await _insert(conn, actor, body, ctx.clock(), ctx.settings.voice_max_s)
+        except asyncpg.CheckViolationError as exc:
+            if attempt == 2 or not partitions.is_missing_partition(exc):
+                raise
+            await partitions.create_on_demand(ctx)
+    raise AssertionError("unreachable")
 
 
 async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
@@ -80,20 +151,15 @@ async def _limit_rate(ctx: HubContext, actor: Actor) -> None:
 
 
 async def _stored(conn: Connection, user_id: UUID, body: SendMessage) -> dict[str, Any] | None:
+    # From message_keys (0009_partitions.sql): one primary-key lookup, whatever month the
+    # message went to, instead of a probe of every month's partition.
     row = await conn.fetchrow(
-        f"SELECT {_ACK_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2",  # noqa: S608
+        """SELECT message_id AS id, seq, created_at, conversation_id FROM message_keys
+           WHERE sender_id = $1 AND client_msg_id = $2""",
         user_id,
         body.client_msg_id,
     )
-    if row is None:
-        return None
-    if row["conversation_id"] != body.conversation_id:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            "This client_msg_id was already used in another conversation",
-            field="client_msg_id",
-        )
-    return {"id": row["id"], "seq": row["seq"], "created_at": row["created_at"]}
+    return None if row is None else dict(row)
 
 
 # Everything the send rules need, in one round trip: the caller's role, whether this
@@ -104,7 +170,8 @@ _SEND_CONTEXT = f"""
     SELECT c.kind::text AS kind, p.role::text AS role,
            {exam_policy.sitting_sql(1, 5)} AS in_exam,
            {exam_policy.peer_exams_sql(2, 1, 5)} AS peer_exams,
-           EXISTS (SELECT 1 FROM messages WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
+           EXISTS (SELECT 1 FROM message_keys
+                   WHERE sender_id = $1 AND client_msg_id = $3) AS stored,
            (SELECT conversation_id FROM messages WHERE id = $4) AS reply_conversation,
            EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = c.org_id
                    AND role IN ('teacher', 'org_admin')) AS staff,
@@ -132,6 +199,12 @@ _SEND_WRITE = f"""
                $4::message_type, $5, $6, $7, array_to_tsvector($8::text[]), $9
         FROM conv
         RETURNING {MESSAGE_COLUMNS}
+    ), msg_key AS (
+        -- Partitioning (0009): the idempotency key's uniqueness lives in message_keys.
+        INSERT INTO message_keys (sender_id, client_msg_id, conversation_id, message_id, seq,
+                                  created_at)
+        SELECT sender_id, client_msg_id, conversation_id, id, seq, created_at
+        FROM msg WHERE sender_id IS NOT NULL
     ), watermark AS (
         UPDATE participants SET last_read_seq = (SELECT last_seq FROM conv)
         WHERE conversation_id = $1 AND user_id = $2
@@ -320,6 +393,7 @@ async def delete_message(ctx: HubContext, actor: Actor, message_id: UUID) -> dic
 
 
 async def _message_for_update(conn: Connection, message_id: UUID) -> Any:
+    await partitions.reading_archive(conn)  # an archived message can be edited or deleted
     row = await conn.fetchrow(
         """SELECT id, conversation_id, sender_id, deleted_at, zone_id, org_id
            FROM messages WHERE id = $1 FOR UPDATE""",
@@ -338,30 +412,78 @@ async def _next_change(conn: Connection, conversation_id: UUID) -> int:
     return change
 
 
+_HISTORY = f"""
+    SELECT {MESSAGE_COLUMNS} FROM messages
+    WHERE conversation_id = $1
+      AND ($2::bigint IS NULL OR seq < $2) AND ($3::bigint IS NULL OR seq > $3)
+      AND ($4::timestamptz IS NULL OR created_at >= $4)
+      AND ($5::timestamptz IS NULL OR created_at < $5)
+      AND created_at >= $7
+    ORDER BY seq {{order}} LIMIT $6"""  # noqa: S608 - MESSAGE_COLUMNS is a constant
+
+
 async def history(
     ctx: HubContext, actor: Actor, conversation_id: UUID, q: HistoryQuery
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of messages in seq order. `after` pages forward; otherwise backward from `before`."""
+    """A page of messages in seq order. `after` pages forward; otherwise backward from `before`.
+
+    Partitioning (0009): first from the hot months only (`partitions.hot_since`); a page that
+    is not provably complete there (seqs are gap-free, so a hole or a short page that does
+    not reach seq 1 or the last seq shows it) is read again over every month."""
     forward = q.after is not None and q.before is None
+    sql = _HISTORY.format(order="ASC" if forward else "DESC")
+    hot = partitions.hot_since(ctx.clock(), ctx.settings)
+    args = (conversation_id, q.before, q.after, q.since, q.until, q.limit + 1)
     async with ctx.db.acting(actor.user_id) as conn:
-        await my_role(conn, actor.user_id, conversation_id)
-        rows = await conn.fetch(
-            f"""SELECT {MESSAGE_COLUMNS} FROM messages
-                WHERE conversation_id = $1
-                  AND ($2::bigint IS NULL OR seq < $2) AND ($3::bigint IS NULL OR seq > $3)
-                  AND ($4::timestamptz IS NULL OR created_at >= $4)
-                  AND ($5::timestamptz IS NULL OR created_at < $5)
-                ORDER BY seq {"ASC" if forward else "DESC"} LIMIT $6""",  # noqa: S608
+        last_seq = await conn.fetchval(
+            """SELECT c.last_seq FROM conversations c
+               JOIN participants p ON p.conversation_id = c.id AND p.user_id = $1
+               WHERE c.id = $2 AND p.left_at IS NULL""",
+            actor.user_id,
             conversation_id,
-            q.before,
-            q.after,
-            q.since,
-            q.until,
-            q.limit + 1,
         )
-        page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
-    has_more = len(rows) > q.limit
+        if last_seq is None:
+            raise not_found("Conversation")
+        rows, has_more = None, False
+        if q.until is None or q.until > hot:
+            rows = await conn.fetch(sql, *args, hot)
+            if q.since is not None and q.since >= hot:  # the query itself stays in hot months
+                rows, has_more = rows[: q.limit], len(rows) > q.limit
+            else:
+                rows, has_more = _hot_page(rows, q, forward, last_seq)
+        if rows is not None:
+            page = await attachments.add_to(conn, [dict(r) for r in rows])
+    if rows is None:  # older months: a new transaction that waits for a move to the archive
+        async with ctx.db.acting(actor.user_id) as conn:
+            await partitions.reading_archive(conn)
+            rows = await conn.fetch(sql, *args, datetime.min.replace(tzinfo=UTC))
+            page = await attachments.add_to(conn, [dict(r) for r in rows[: q.limit]])
+            has_more = len(rows) > q.limit
     return (page if forward else page[::-1]), has_more
+
+
+def _hot_page(
+    rows: list[Any], q: HistoryQuery, forward: bool, last_seq: int
+) -> tuple[list[Any] | None, bool]:
+    """(page, has_more) when what the hot months gave is the page over every month, else
+    (None, False). Seqs are gap-free: the page must run from `first` towards `end` with no
+    hole, and be full or reach `end`; then whether more exist follows from the numbers."""
+    if q.since is not None or q.until is not None:
+        return None, False
+    if forward:
+        assert q.after is not None  # noqa: S101 - forward means `after`
+        first, end, step = q.after + 1, last_seq, 1
+    else:
+        first = last_seq if q.before is None else min(q.before - 1, last_seq)
+        end, step = (1 if q.after is None else q.after + 1), -1
+    if (first - end) * step > 0:  # nothing to read
+        return ([], False) if not rows else (None, False)
+    seqs = [r["seq"] for r in rows[: q.limit]]
+    if not seqs or seqs[0] != first or any(b - a != step for a, b in pairwise(seqs)):
+        return None, False
+    if len(seqs) < q.limit and seqs[-1] != end:
+        return None, False
+    return rows[: q.limit], seqs[-1] != end
 
 
 async def report_message(

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from hub.chat import partitions
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
 
@@ -81,15 +82,14 @@ async def search_messages(
     if tsquery is None:
         raise DomainError(ErrorCode.VALIDATION, "q has no words to search for", field="q")
     async with ctx.db.acting(actor.user_id) as conn:
+        await partitions.reading_archive(conn)  # archived months are searched too
         rows = await conn.fetch(
+            # app_search_messages (0009_partitions.sql): the membership rule written out, so
+            # the (conversation, tokens) index can be used (under RLS it cannot).
             f"""SELECT {MESSAGE_COLUMNS_M}, c.title AS conversation_title
-                FROM messages m JOIN conversations c ON c.id = m.conversation_id
-                WHERE m.search_tokens @@ $1::tsquery
-                  AND m.conversation_id IN (SELECT app_conversation_ids())
-                  AND m.deleted_at IS NULL
-                  AND ($2::uuid IS NULL OR m.conversation_id = $2)
-                  AND ($3::timestamptz IS NULL OR m.created_at < $3)
-                ORDER BY m.created_at DESC LIMIT $4""",  # noqa: S608
+                FROM app_search_messages($1::tsquery, $2::uuid, $3::timestamptz, $4::int) m
+                JOIN conversations c ON c.id = m.conversation_id
+                ORDER BY m.created_at DESC""",  # noqa: S608
             tsquery,
             conversation_id,
             before,

@@ -7,10 +7,11 @@ the edits, deletions and membership changes it missed, plus unread counts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from hub.chat import attachments
+from hub.chat import attachments, partitions
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
 from schema.models.chat import SyncRequest
@@ -20,6 +21,8 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
     positions = body.positions()
     ids = list(positions)
     async with ctx.db.acting(actor.user_id) as conn:
+        # Changes reach back to any month, archived ones too (hub/chat/partitions.py).
+        await partitions.reading_archive(conn)
         convs = {
             r["id"]: r
             for r in await conn.fetch(
@@ -32,18 +35,17 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
         wanted = [
             cid for cid in ids if cid in convs and positions[cid].seq <= convs[cid]["last_seq"]
         ]
-        new_rows = await conn.fetch(
-            f"""SELECT * FROM (
-                    SELECT {MESSAGE_COLUMNS},
-                           row_number() OVER (PARTITION BY conversation_id ORDER BY seq) AS rn
-                    FROM messages m
-                    JOIN unnest($1::uuid[], $2::bigint[]) AS req(cid, after_seq)
-                      ON m.conversation_id = req.cid AND m.seq > req.after_seq
-                ) page WHERE rn <= $3 ORDER BY conversation_id, seq""",  # noqa: S608
-            wanted,
-            [positions[c].seq for c in wanted],
-            body.limit + 1,
-        )
+        # The hot months first; conversations whose page there has a hole or stops short of
+        # their last seq (seqs are gap-free) are read again over every month.
+        hot = partitions.hot_since(ctx.clock(), ctx.settings)
+        after = {c: positions[c].seq for c in wanted}
+        new_rows = await conn.fetch(_NEW, wanted, list(after.values()), body.limit + 1, hot)
+        short = _incomplete(new_rows, after, convs, body.limit)
+        if short:
+            new_rows = [r for r in new_rows if r["conversation_id"] not in short]
+            new_rows += await conn.fetch(
+                _NEW, list(short), [after[c] for c in short], body.limit + 1, _EVER
+            )
         with_change = [c for c in wanted if positions[c].change is not None]
         changed_rows = await conn.fetch(
             f"""SELECT {MESSAGE_COLUMNS} FROM messages m
@@ -76,6 +78,35 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
             ],
         )
     return shaped
+
+
+_NEW = f"""
+    SELECT * FROM (
+        SELECT {MESSAGE_COLUMNS},
+               row_number() OVER (PARTITION BY conversation_id ORDER BY seq) AS rn
+        FROM messages m
+        JOIN unnest($1::uuid[], $2::bigint[]) AS req(cid, after_seq)
+          ON m.conversation_id = req.cid AND m.seq > req.after_seq
+        WHERE m.created_at >= $4
+    ) page WHERE rn <= $3 ORDER BY conversation_id, seq"""  # noqa: S608 - constant columns
+_EVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _incomplete(
+    rows: list[Any], after: dict[UUID, int], convs: dict[UUID, Any], limit: int
+) -> set[UUID]:
+    """Conversations whose rows are not exactly after+1, after+2, ... up to the page's end."""
+    seqs: dict[UUID, list[int]] = {c: [] for c in after}
+    for row in rows:
+        seqs[row["conversation_id"]].append(row["seq"])
+    short = set()
+    for cid, got in seqs.items():
+        want = min(convs[cid]["last_seq"] - after[cid], limit + 1)
+        expected = list(range(after[cid] + 1, after[cid] + 1 + want))
+        # A send committed since `convs` was read may add one more at the end: still whole.
+        if got[: len(expected)] != expected:
+            short.add(cid)
+    return short
 
 
 def _shape(

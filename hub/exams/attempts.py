@@ -221,7 +221,8 @@ _ANSWER_CONTEXT = f"""
     FROM attempts a
     LEFT JOIN exams e ON e.id = a.exam_id
     LEFT JOIN LATERAL (
-        SELECT x.position, i.answer, i.points, cardinality(i.choices) AS n_choices, i.a, i.b, i.c
+        SELECT x.position, app_item_key(i.id) AS answer, i.points,
+               cardinality(i.choices) AS n_choices, i.a, i.b, i.c
         FROM exam_items x JOIN items i ON i.id = x.item_id
         WHERE x.exam_id = e.id AND x.item_id = $2) it ON true
     CROSS JOIN LATERAL (

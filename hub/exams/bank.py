@@ -18,9 +18,11 @@ from schema.models.exams import ItemCreate, ItemListQuery, ItemUpdate
 Source = Literal["author", "calibration"]
 NewStatus = Literal["current", "proposed"]
 
+# The key through app_item_key(): the application role cannot read items.answer itself
+# (migration 0012); staff get it, students get NULL.
 ITEM_COLUMNS = (
-    "id, org_id, zone_id, stem, choices, answer, content_area, points, a, b, c, param_version, "
-    "drift_flagged_at, created_at, retired_at"
+    "id, org_id, zone_id, stem, choices, app_item_key(id) AS answer, content_area, points, "
+    "a, b, c, param_version, drift_flagged_at, created_at, retired_at"
 )
 
 

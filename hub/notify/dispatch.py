@@ -43,14 +43,38 @@ async def conversation_activity(
     ctx: HubContext, sender: PushSender, conversation_id: UUID
 ) -> Outcome:
     """New messages: each offline, unmuted member with push on gets one notification
-    summarising what they have not seen since the last one."""
+    summarising what they have not seen since the last one. Then the conversation's
+    notified_seq moves up to what was told, which the outbox sweep (hub/notify/outbox.py)
+    compares with last_seq to find jobs that Redis lost."""
+    told = await _tell_members(ctx, sender, conversation_id)
+    if told.seq:
+        # Its own statement after the commit: the members' rows were locked before this row
+        # there, the opposite of a send's order, which would deadlock. A job killed in between
+        # is found lagging by the sweep and runs again, finding nothing left to tell.
+        async with ctx.db.system() as conn:
+            await conn.execute(
+                """UPDATE conversations SET notified_seq = $2
+                   WHERE id = $1 AND notified_seq < $2""",
+                conversation_id,
+                told.seq,
+            )
+    return told.outcome
+
+
+@dataclass(frozen=True)
+class _Told:
+    outcome: Outcome
+    seq: int  # the conversation's last_seq when the job looked (0: no conversation)
+
+
+async def _tell_members(ctx: HubContext, sender: PushSender, conversation_id: UUID) -> _Told:
     now = ctx.clock()
     async with ctx.db.system() as conn:
         conv = await conn.fetchrow(
             "SELECT kind::text, title, last_seq FROM conversations WHERE id = $1", conversation_id
         )
         if conv is None:
-            return Outcome(0, 0, 0)
+            return _Told(Outcome(0, 0, 0), 0)
         members = await conn.fetch(
             """SELECT p.user_id, greatest(p.last_read_seq, p.last_notified_seq) AS seen,
                       u.language, u.timezone, np.quiet_start, np.quiet_end
@@ -64,7 +88,7 @@ async def conversation_activity(
             conv["last_seq"],
         )
         if not members:
-            return Outcome(0, 0, 0)
+            return _Told(Outcome(0, 0, 0), conv["last_seq"])
         first = min(m["seen"] for m in members)
         messages = await conn.fetch(
             """SELECT m.seq, m.sender_id, m.urgent, m.content, u.display_name
@@ -117,7 +141,8 @@ async def conversation_activity(
         )
     pushed = await deliver(ctx, sender, dedup)
     online = sum(1 for s in states.values() if s.online)
-    return Outcome(len(rows), pushed, online, dedup, conv["kind"] == "announcement")
+    outcome = Outcome(len(rows), pushed, online, dedup, conv["kind"] == "announcement")
+    return _Told(outcome, conv["last_seq"])
 
 
 def _summary(conv: Any, unseen: list[Any], language: str) -> tuple[str, str]:

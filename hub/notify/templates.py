@@ -247,6 +247,32 @@ def link_expired_for_student(
     )
 
 
+def signup_attempt(language: str | None, *, link: str, settings_url: str) -> RenderedEmail:
+    """To an account's owner: someone tried to register a new account with its e-mail."""
+    lang = language_of(language)
+    if lang == "ko":
+        subject = "[DreamSeed] 이 이메일로 새 계정 가입 시도가 있었습니다"
+        lines = [
+            "누군가 이 이메일 주소로 DreamSeed 계정을 새로 만들려고 했습니다. "
+            "이미 계정이 있으므로 새 계정은 만들어지지 않았습니다.",
+            "본인이라면 기존 계정으로 로그인하세요. 본인이 아니라면 이 메일은 무시해도 됩니다.",
+        ]
+    else:
+        subject = "[DreamSeed] Someone tried to sign up with your e-mail"
+        lines = [
+            "Someone tried to create a new DreamSeed account with this e-mail address. "
+            "It already has an account, so no new one was made.",
+            "If this was you, sign in to your account. If not, you can ignore this e-mail.",
+        ]
+    return _render(
+        lang,
+        subject,
+        paragraphs=lines,
+        action=(_OPEN_DREAMSEED[lang], link),
+        settings_url=settings_url,
+    )
+
+
 def push_text(email: RenderedEmail) -> tuple[str, str]:
     """A notice's push form: the subject (without the product tag) and its first paragraph."""
     title = email.subject.removeprefix("[DreamSeed] ")

@@ -107,6 +107,13 @@ class Presence:
                 key = self._keys.presence(str(user_id))
                 pipe.zadd(key, {f"{self.host_id}:{sid}": now_ms + self.ttl_ms})
                 pipe.pexpire(key, self.ttl_ms * 2)
+            if sockets:
+                # Again on every refresh: a host swept while it was only frozen (SIGSTOP) must
+                # be found and swept when it really dies.
+                users = {str(u) for u in sockets.values()}
+                pipe.sadd(self._keys.host_users(self.host_id), *users)
+            # The heartbeat thread (hub/presence/heartbeat.py) keeps this key on its own; it
+            # is written here too for processes that run no thread (tests, tools).
             pipe.set(self._keys.host_alive(self.host_id), now_ms, px=self.ttl_ms)
             pipe.sadd(self._keys.hosts, self.host_id)
             await pipe.execute()

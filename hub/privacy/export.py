@@ -22,6 +22,7 @@ from uuid import UUID
 
 from hub import metrics
 from hub.accounts import audit
+from hub.chat import partitions
 from hub.context import Actor, HubContext, RequestMeta
 from hub.db import fetch_returning
 from hub.errors import DomainError, ErrorCode, forbidden, not_found
@@ -87,6 +88,7 @@ def _json(rows: list[dict[str, Any]]) -> bytes:
 async def build(ctx: HubContext, export_id: UUID) -> int:
     """Write the archive, store it, and tell the person who asked; the archive's size."""
     async with ctx.db.system() as conn:
+        await partitions.reading_archive(conn)  # every month of messages, archived ones too
         job = await conn.fetchrow(
             "SELECT subject_id, requested_by, status FROM data_exports WHERE id = $1",
             export_id,

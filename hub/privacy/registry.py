@@ -81,7 +81,7 @@ TABLES: Final[tuple[Table, ...]] = (
         "consents",
         B,
         "kept: proof of what was consented to (GDPR art. 7(1)); IP and agent blanked",
-        (_c("kind", K), _c("version", K), _c("ip", B), _c("user_agent", B)),
+        (_c("kind", K), _c("version", K), _c("source", K), _c("ip", B), _c("user_agent", B)),
     ),
     Table(
         "audit_log",
@@ -133,6 +133,19 @@ TABLES: Final[tuple[Table, ...]] = (
         ),
     ),
     Table("conversation_events", N, "ids only", (_c("kind", N),)),
+    # Monthly partitions of messages (messages_pYYYY_MM) are covered by "messages".
+    Table(
+        "message_keys",
+        N,
+        "ids only (sender, a client's random id, the message); pruned after a week",
+        (_c("client_msg_id", N, "a client's random id"),),
+    ),
+    Table(
+        "message_archives",
+        N,
+        "which months moved to the archive tablespace",
+        (_c("partition", N), _c("tablespace", N)),
+    ),
     Table("message_acks", D, "the person's acknowledgements"),
     Table(
         "message_reports",

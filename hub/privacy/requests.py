@@ -119,6 +119,11 @@ async def _may_erase(conn: Connection, actor_id: UUID, user_id: UUID) -> Request
         user_id,
     )
     orgs, zones = set(places["orgs"]), set(places["zones"])
+    if not (orgs & set(roles.org_roles) or zones & roles.admin_zone_ids):
+        # Outside every school of this person: as for a user that does not exist, or a 403
+        # here tells another school who exists (found by the tenancy sweep).
+        metrics.PRIVACY_REFUSALS.labels("erase_forbidden").inc()
+        raise not_found("The user")
     if not target["is_sys_admin"] and orgs:
         if zones & roles.admin_zone_ids:
             return Requester.ZONE_ADMIN

@@ -4,6 +4,13 @@ A sweep works in batches, each its own short transaction, until a batch comes ba
 lock is held for long, and a sweep killed halfway leaves committed batches done and the rest
 for its next run (the conditions select only what is still due). Running a sweep again changes
 nothing. Periods are settings (RETENTION_*), measured on the hub's clock.
+
+Clock jumps: the scheduled sweeps (`check_clock`) first compare the hub's clock with the
+database's. A hub clock stepped forward would make every cutoff late and take rows before
+their period is over, which nothing can undo; so when the two differ by more than
+CLOCK_SKEW_MAX the sweep is refused (counted, retried, dead-lettered by the job wrapper) and
+the next run, on a corrected clock, takes what is due. Both clocks jumping together (the
+embedded server on the same host) cannot be seen from here.
 """
 
 from __future__ import annotations
@@ -17,6 +24,25 @@ from hub.context import HubContext
 from hub.files import releasing
 
 logger = logging.getLogger("dreamseed.privacy")
+
+CLOCK_SKEW_MAX = timedelta(hours=1)
+
+
+class ClockSkewError(Exception):
+    pass
+
+
+async def check_clock(ctx: HubContext) -> None:
+    """Refuse to sweep while the hub's clock and the database's disagree (see above)."""
+    async with ctx.db.system() as conn:
+        database_now: datetime = await conn.fetchval("SELECT now()")
+    skew = ctx.clock() - database_now
+    if abs(skew) > CLOCK_SKEW_MAX:
+        metrics.PRIVACY_REFUSALS.labels("clock_skew").inc()
+        raise ClockSkewError(
+            f"The hub's clock is {skew} off the database's (at most {CLOCK_SKEW_MAX}): "
+            "no retention sweep runs until they agree"
+        )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,13 @@ Redaction replaces the person's e-mail and name wherever they appear; a notifica
 message the person sent loses its excerpt whatever name it shows (the person may have been
 renamed since). A name shorter than two characters is not searched for: it would blank
 unrelated text.
+
+Only the rows that can name the person are read, through indexes, never the whole tables
+(they grow with every message and sign-in): notifications of the people who shared a
+conversation with the person or were linked to them as parent or child (every notification
+that carries someone's name comes from a message, a link or a child's exam), and audit rows
+the person acted in or that have no actor (a failed sign-in with their address before it was
+an account). What others wrote about the person elsewhere is their own text, as messages are.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ async def redact_everywhere(
     conn: Connection, user_id: UUID, email: str, name: str, label: str
 ) -> dict[str, int]:
     needles = _needles(email, name)
+    near = await _near(conn, user_id)
     counts = {
-        "notifications": await _notifications(conn, user_id, needles, label),
+        "notifications": await _notifications(conn, user_id, near, needles, label),
         "message_reports": await _reports(conn, user_id, needles, label),
     }
     for table in ("audit_log", "audit_archive"):
@@ -51,13 +59,33 @@ def _mentions(column: str, count: int) -> str:
     return " OR ".join(f"strpos({column}, ${i + 2}) > 0" for i in range(count)) or "false"
 
 
-async def _notifications(conn: Connection, user_id: UUID, needles: list[str], label: str) -> int:
+async def _near(conn: Connection, user_id: UUID) -> list[UUID]:
+    """Who can hold a notification naming the person (see the module's docstring)."""
+    # Two arms, one per partial index of participants (members now, members who left).
+    near: list[UUID] = await conn.fetchval(
+        """WITH theirs AS (
+               SELECT conversation_id FROM participants WHERE user_id = $1 AND left_at IS NULL
+               UNION SELECT conversation_id FROM participants
+                     WHERE user_id = $1 AND left_at IS NOT NULL)
+           SELECT coalesce(array_agg(DISTINCT who), '{}') FROM (
+               SELECT p.user_id AS who FROM participants p JOIN theirs USING (conversation_id)
+               UNION SELECT parent_id FROM parent_links WHERE student_id = $1
+               UNION SELECT student_id FROM parent_links WHERE parent_id = $1) AS x
+           WHERE who <> $1""",
+        user_id,
+    )
+    return near
+
+
+async def _notifications(
+    conn: Connection, user_id: UUID, near: list[UUID], needles: list[str], label: str
+) -> int:
     own = await conn.execute("DELETE FROM notifications WHERE user_id = $1", user_id)
     about = await conn.execute(
-        """UPDATE notifications n SET title = replace(n.title, u.display_name, $2),
+        """UPDATE notifications n SET title = replace(n.title, $4, $2),
                   body = $2 || ': ' || $3
-           FROM messages m JOIN users u ON u.id = m.sender_id
-           WHERE m.sender_id = $1
+           FROM messages m
+           WHERE n.user_id = ANY($5::uuid[]) AND m.sender_id = $1
              AND n.data ? 'conversation_id' AND n.data ? 'seq'
              AND m.conversation_id = (n.data->>'conversation_id')::uuid
              AND m.seq = (n.data->>'seq')::bigint
@@ -65,6 +93,8 @@ async def _notifications(conn: Connection, user_id: UUID, needles: list[str], la
         user_id,
         label,
         DELETED_TEXT,
+        await conn.fetchval("SELECT display_name FROM users WHERE id = $1", user_id),
+        near,
     )
     named = "UPDATE 0"
     if needles:
@@ -72,9 +102,11 @@ async def _notifications(conn: Connection, user_id: UUID, needles: list[str], la
         named = await conn.execute(
             f"""UPDATE notifications SET title = {_replaced("title", count)},
                        body = {_replaced("body", count)}
-                WHERE {_mentions("title", count)} OR {_mentions("body", count)}""",  # noqa: S608
+                WHERE user_id = ANY(${count + 2}::uuid[])
+                  AND ({_mentions("title", count)} OR {_mentions("body", count)})""",  # noqa: S608
             label,
             *needles,
+            near,
         )
     return sum(_n(s) for s in (own, about, named))
 
@@ -106,11 +138,15 @@ async def _audit(
     if needles:
         escaped = [_in_json(n) for n in needles]
         count = len(escaped)
+        # Two arms, one per partial index (rows with an actor, rows without).
         named = await conn.execute(
             f"""UPDATE {table} SET details = ({_replaced("details::text", count)})::jsonb
-                WHERE {_mentions("details::text", count)}""",  # noqa: S608
+                WHERE id IN (SELECT id FROM {table} WHERE actor_id = ${count + 2}
+                             UNION ALL SELECT id FROM {table} WHERE actor_id IS NULL)
+                  AND ({_mentions("details::text", count)})""",  # noqa: S608
             _in_json(label),
             *escaped,
+            user_id,
         )
     return _n(ips) + _n(named)
 

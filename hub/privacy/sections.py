@@ -67,7 +67,7 @@ SECTIONS: dict[str, Section] = {
            WHERE user_id = $1 ORDER BY created_at"""
     ),
     "consents": _query(
-        """SELECT kind, version, granted, recorded_at, host(ip) AS ip, user_agent
+        """SELECT kind, version, granted, source, recorded_at, host(ip) AS ip, user_agent
            FROM consents WHERE user_id = $1 ORDER BY recorded_at"""
     ),
     "sessions": _query(

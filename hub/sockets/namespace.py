@@ -14,21 +14,30 @@ from typing import Any
 from uuid import UUID
 
 import socketio
+from pydantic import BaseModel
 
 from hub import metrics
+from hub.admission import Admission, overloaded
 from hub.bus import conversation_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode, not_found
 from hub.exams.policy import may_signal
 from hub.presence.queries import announce
 from hub.ratelimit import RateLimiter
-from hub.sockets.handlers import dispatch, run_event
+from hub.sockets.handlers import EVENTS, dispatch, run_event
 from hub.sockets.leases import Leases, refusal_of_session, verify_token
 from hub.sockets.typing_relay import TypingRelay
-from schema.models.chat import Typing
+from schema.models.chat import AuthRefresh, Typing
 
 logger = logging.getLogger("dreamseed.sockets")
 _CHATTY = frozenset({"message.typing", "presence.query", "sync"})
+# Every client event of this namespace and the model its payload must fit: the fuzzers and the
+# tenancy sweep are generated from it, so a new event is covered without anyone remembering.
+CLIENT_EVENTS: dict[str, type[BaseModel]] = {
+    **{name: spec.model for name, spec in EVENTS.items()},
+    "message.typing": Typing,
+    "auth.refresh": AuthRefresh,
+}
 
 # Everything a connection needs from PostgreSQL, in one statement (one round trip inside the
 # acting transaction): its session row (the columns of LIVE_SESSION_SQL), its conversations
@@ -61,6 +70,9 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.typing: TypingRelay | None = None
         self.leases = Leases(self, lambda: self.ctx)
         self.chatter: RateLimiter | None = None
+        # Shared with the REST middleware; create_server sizes it from the settings.
+        self.admission = Admission(limit=512)
+        self.max_in_flight_per_connection = 16
 
     def bind(self, ctx: HubContext) -> None:
         self._ctx = ctx
@@ -128,6 +140,16 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return {"error": {"code": "unauthenticated", "message": "Not connected"}}
         if event in _CHATTY and not self._chatter_allowed(sid, event):
             return await run_event(event, None, data, None, "", refused=self._too_chatty())
+        # python-socketio starts a task per event whatever is already running: past the cap
+        # the event is answered at once instead of queueing on the database pool.
+        if not self.admission.try_enter(sid, self.max_in_flight_per_connection):
+            return await run_event(event, None, data, None, "", refused=overloaded("socket"))
+        try:
+            return await self._run(sid, conn, event, data)
+        finally:
+            self.admission.leave(sid)
+
+    async def _run(self, sid: str, conn: Connection, event: str, data: Any) -> Any:
         if event == "message.typing":
             return await self._typing(sid, conn, data)
         if event == "auth.refresh":

@@ -21,6 +21,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from hub.accounts.sessions import is_session_revoked
+from hub.admission import Admission, overloaded
 from hub.bus import PROCTOR_NAMESPACE, attempt_room, exam_room, user_room
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
@@ -28,6 +29,7 @@ from hub.proctor import actions, events, roster, seats
 from hub.proctor.seats import Seat
 from hub.sockets.handlers import jsonable, run_event
 from hub.sockets.leases import Leases, authenticate, refuse
+from schema.models.chat import AuthRefresh
 from schema.models.proctor import (
     End,
     Extend,
@@ -90,6 +92,13 @@ PROCTOR_EVENTS: dict[str, Spec] = {
     "end": (End, _end),
 }
 
+# Every client event of this namespace (either role) and its model, for the fuzzers and the
+# tenancy sweep, as hub/sockets/namespace.py's CLIENT_EVENTS.
+CLIENT_EVENTS: dict[str, type[BaseModel]] = {
+    **{name: spec[0] for name, spec in (STUDENT_EVENTS | PROCTOR_EVENTS).items()},
+    "auth.refresh": AuthRefresh,
+}
+
 
 class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self) -> None:
@@ -99,6 +108,9 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self.leases = Leases(self, lambda: self.ctx)
+        # The process's Admission, shared with the default namespace (create_server).
+        self.admission = Admission(limit=512)
+        self.max_in_flight_per_connection = 16
 
     def session_of(self, sid: str) -> str | None:
         peer = self.peers.get(sid)
@@ -182,7 +194,12 @@ class ProctorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self.peers[sid] = dataclasses.replace(peer, actor=actor)
             return ack
         table = STUDENT_EVENTS if isinstance(peer, Seat) else PROCTOR_EVENTS
-        return await self._run(event, table.get(event), peer, sid, data)
+        if not self.admission.try_enter(sid, self.max_in_flight_per_connection):
+            return await run_event(event, None, data, None, "", refused=overloaded("socket"))
+        try:
+            return await self._run(event, table.get(event), peer, sid, data)
+        finally:
+            self.admission.leave(sid)
 
     async def _run(
         self, event: str, spec: Spec | None, peer: Peer, sid: str, data: Any

@@ -9,11 +9,12 @@ from uuid import UUID
 
 import socketio
 
+from hub.admission import Admission
 from hub.bus import conversation_room, user_room
 from hub.context import HubContext
 from hub.presence.queries import announce
 from hub.settings import Settings
-from hub.sockets import engine_tuning
+from hub.sockets import engine_tuning, guards
 from hub.sockets.manager import HubManager
 from hub.sockets.namespace import HubNamespace
 from hub.sockets.proctor import ProctorNamespace
@@ -57,6 +58,7 @@ def create_server(
     settings: Settings, channel: str
 ) -> tuple[socketio.AsyncServer, HubNamespace, HubManager, ProctorNamespace]:
     engine_tuning.install()
+    guards.install()
     manager = HubManager(
         settings.redis_dsn,
         channel,
@@ -64,17 +66,25 @@ def create_server(
         deaf_after_s=settings.bus_deaf_after_s,
     )
     manager.max_backlog = settings.socket_backlog_max
-    sio = socketio.AsyncServer(
+    sio = guards.GuardedServer(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins=settings.socketio_origins,
         transports=["websocket", "polling"],
         max_http_buffer_size=settings.max_body_bytes,
-        serializer=settings.socketio_serializer,
+        serializer=(
+            guards.GuardedMsgPackPacket
+            if settings.socketio_serializer == "msgpack"
+            else guards.GuardedPacket
+        ),
     )
     namespace = HubNamespace()
+    namespace.admission = Admission(limit=settings.max_in_flight)
+    namespace.max_in_flight_per_connection = settings.max_in_flight_per_connection
     sio.register_namespace(namespace)
     proctor = ProctorNamespace()
+    proctor.admission = namespace.admission
+    proctor.max_in_flight_per_connection = settings.max_in_flight_per_connection
     sio.register_namespace(proctor)
     # Socket ids are unique across namespaces: ask whichever namespace holds the socket.
     manager.session_of = lambda sid: namespace.session_of(sid) or proctor.session_of(sid)

@@ -50,9 +50,27 @@ class RegisterRequest(Request):
     _tz = field_validator("timezone")(_check_timezone)
 
 
+class RegistrationAccepted(Response):
+    """The same answer whether or not the e-mail already had an account (issue 13 §4)."""
+
+    status: Literal["accepted"]
+    message: str
+
+
 class LoginRequest(Request):
     email: EmailStr = Field(max_length=254)
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    # Granted again after a withdrawal, or at the first sign-in of an account a school made
+    # (`consent_required` names the kinds): recorded once the password is right.
+    consents: Annotated[list[SignupConsent], Field(max_length=10)] | None = None
+
+
+class ErasureByCredentials(Request):
+    """Erasure for a person who cannot sign in (a required consent withdrawn)."""
+
+    email: EmailStr = Field(max_length=254)
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    confirm: Literal["erase my account"]
 
 
 class RefreshRequest(Request):
@@ -209,13 +227,17 @@ class ConsentCreate(Request):
     kind: ConsentKind
     version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     granted: bool
+    # A parent with an approved link decides for their child (hub/privacy/consent.py).
+    user_id: UUID | None = None
 
 
 class ConsentOut(Response):
     id: int
+    user_id: UUID
     kind: ConsentKind
     version: str
     granted: bool
+    source: Literal["self", "parent", "school"]
     recorded_at: datetime
 
 

@@ -61,7 +61,7 @@ class ItemListQuery(Request):
     content_area: AreaName | None = None
     flagged: bool | None = None
     limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class ItemOut(Response):
@@ -107,7 +107,8 @@ class ParameterHistory(Response):
 
 
 class DriftReview(Request):
-    version: int = Field(ge=1)
+    # An int4 column: past it PostgreSQL refused the query and the route answered 500 (fuzzing).
+    version: int = Field(ge=1, le=2**31 - 1)
     accept: bool
 
 
