@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     message_partitions_ahead: Annotated[int, Field(ge=1, le=24)] = 3
     # Idempotency keys are kept this long (a client retrying later sends a new message).
     message_key_days: Annotated[int, Field(gt=0)] = 7
+    # Issue 12 (bus): the Socket.IO wire format. "msgpack" is opt-in: every client must use a
+    # msgpack parser then (socket.io-msgpack-parser in a browser); the web client speaks JSON.
+    socketio_serializer: Literal["default", "msgpack"] = "default"
 
     @field_validator("jwt_secret")
     @classmethod

@@ -70,7 +70,7 @@ from hub.tokens import TokenIssuer  # noqa: E402
 
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SCENARIOS = ("connect", "chat", "room", "announce")
+SCENARIOS = ("connect", "chat", "room", "announce", "bus")
 
 
 class BenchError(Exception):
@@ -937,6 +937,119 @@ async def scenario_announce(bench: Bench) -> list[dict[str, Any]]:
 # --- reporting ------------------------------------------------------------------------------
 
 
+# --- the bus across 1, 2, 4 hubs (issue 12, target 4) ----------------------------------------
+
+
+def bus_placement(pair: int, hubs: int, placement: str) -> tuple[int, int]:
+    """(sender's hub, receiver's hub) of a pair: both on one hub, or on neighbouring hubs."""
+    home = pair % hubs
+    return home, (home + 1) % hubs if placement == "cross" else home
+
+
+async def bus_round(
+    bench: Bench,
+    hub_count: int,
+    rep: int,
+    users: tuple[list[SeededUser], list[SeededUser]],
+    conv_ids: list[str],
+) -> dict[str, Any]:
+    """One run of the bus scenario on `hub_count` hubs: pairs spread over the hubs."""
+    args = bench.args
+    senders, receivers = users
+    hubs = await bench.start_hubs(hub_count)
+    flow = Flow()
+    seen: list[set[int]] = [set() for _ in receivers]
+    placed = [bus_placement(i, hub_count, args.placement) for i in range(args.pairs)]
+    targets: list[tuple[int, str, RawEventHandler | None]] = [
+        (hubs[placed[i][0]].port, u.token, flow.echo()) for i, u in enumerate(senders)
+    ]
+    targets += [
+        (hubs[placed[i][1]].port, u.token, flow.receiver(seen[i])) for i, u in enumerate(receivers)
+    ]
+    socks, errors, connect_s = await connect_all(targets, args.concurrency, args.connect_timeout)
+    ok = require(socks, errors, "sockets")
+    send_socks = ok[: args.pairs]
+    client_gc_quiet()
+    tag = secrets.token_hex(3)
+
+    def send(n: int) -> None:
+        pair = n % args.pairs
+        cmid = f"{tag}-{n}"
+        now = time.perf_counter()
+        flow.sent_at[cmid.encode()] = (n, now)
+        flow.sent += 1
+        if now >= flow.measure_from:
+            flow.sent_measured += 1
+        send_socks[pair].emit(
+            "message.send",
+            {"conversation_id": conv_ids[pair], "client_msg_id": cmid, "content": f"hello {n}"},
+            flow.ack_handler(n, now),
+        )
+
+    def delivered() -> bool:
+        return sum(len(s) for s in seen) >= len(flow.acked_ok)
+
+    per_hub0 = [h.cpu_s() for h in hubs]
+    timing = await drive(bench, flow, args.rate, args.duration, send, delivered)
+    per_hub = [round(h.cpu_s() - c, 2) for h, c in zip(hubs, per_hub0, strict=True)]
+    delivered_all: set[int] = set().union(*seen)
+    run = {
+        "repeat": rep + 1,
+        "hubs": hub_count,
+        "placement": args.placement,
+        "pairs": args.pairs,
+        "offered_rate": args.rate,
+        "connect_s": round(connect_s, 2),
+        "sent": flow.sent,
+        "acked_ok": len(flow.acked_ok),
+        "ack_errors": dict(flow.ack_errors),
+        "lost": len(flow.acked_ok - delivered_all),
+        "duplicated": flow.dups,
+        "send_to_delivery": latency_summary(flow.deliver_lat),
+        "hub_cpu_per_message_ms": round(timing["hub_cpu_s"] / max(1, flow.acks) * 1000, 3),
+        "hub_cpu_s_each": per_hub,
+        **timing,
+    }
+    print(f"  {hub_count} hub(s), run {rep + 1}: {json.dumps(run)}", file=sys.stderr)
+    await close_all(ok)
+    await wait_hub_drained(bench, 30)
+    await bench.stop_hubs()
+    gc.unfreeze()
+    return run
+
+
+async def scenario_bus(bench: Bench) -> list[dict[str, Any]]:
+    """The same pairs and total rate on 1, 2 and 4 hubs (--hub-counts): hub CPU per message
+    should not grow with the number of hubs. Runs alternate the counts, so a noisy minute of
+    the shared machine does not fall on one count only."""
+    args = bench.args
+    if args.rate / args.pairs > args.message_rate_per_s:
+        raise BenchError("messages/s a sender is over the hub's per-user limit: add --pairs")
+
+    async def make(seeder: Seeder) -> tuple[list[SeededUser], list[SeededUser], list[Any]]:
+        senders = await seeder.users(args.pairs, "student")
+        receivers = await seeder.users(args.pairs, "teacher")
+        convs = await seeder.directs(list(zip(senders, receivers, strict=True)))
+        return senders, receivers, convs
+
+    senders, receivers, convs = await with_seeder(bench, make)
+    conv_ids = [str(c) for c in convs]
+    counts = [int(c) for c in str(args.hub_counts).split(",")]
+    runs = []
+    for rep in range(args.repeat):
+        for count in counts:
+            runs.append(await bus_round(bench, count, rep, (senders, receivers), conv_ids))
+    return runs
+
+
+def bus_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per hub count (the generic medians would mix the counts)."""
+    by_count: dict[int, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_count.setdefault(int(run["hubs"]), []).append(run)
+    return {f"hubs_{count}": medians(group) for count, group in sorted(by_count.items())}
+
+
 def _flatten(run: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in run.items():
         if isinstance(value, dict) and key in (
@@ -1025,6 +1138,8 @@ def pin_client(args: argparse.Namespace) -> bool:
 
 
 def sockets_needed(args: argparse.Namespace) -> int:
+    if args.scenario == "bus":
+        return 2 * int(args.pairs)
     if args.scenario == "connect":
         return int(args.n)
     if args.scenario == "chat":
@@ -1056,6 +1171,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "chat": scenario_chat,
         "room": scenario_room,
         "announce": scenario_announce,
+        "bus": scenario_bus,
     }[args.scenario]
     started = time.perf_counter()
     try:
@@ -1085,6 +1201,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "elapsed_s": round(time.perf_counter() - started, 1),
         "runs": runs,
         "median": medians(runs),
+        **({"by_hubs": bus_summary(runs)} if args.scenario == "bus" else {}),
     }
 
 
@@ -1183,7 +1300,20 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--pause", type=float, default=1.0, help="seconds between sends")
     common(a, 5)
 
-    for sp in (ch, r, a):
+    bs = sub.add_parser("bus", help="the same pairs and rate on 1, 2 and 4 hubs")
+    bs.add_argument("--pairs", type=int, default=200)
+    bs.add_argument("--rate", type=float, default=200.0, help="messages/s in all")
+    bs.add_argument("--duration", type=float, default=15.0, help="measured seconds")
+    bs.add_argument("--hub-counts", default="1,2,4", help="comma-separated hub counts")
+    bs.add_argument(
+        "--placement",
+        choices=("local", "cross"),
+        default="local",
+        help="a pair on one hub, or its receiver on the next hub",
+    )
+    common(bs, 2)
+
+    for sp in (ch, r, a, bs):
         sp.add_argument(
             "--warmup",
             type=float,
@@ -1216,6 +1346,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hub_bench: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print_table(args.scenario, result["runs"], result["median"])
+    for count, summary in result.get("by_hubs", {}).items():
+        print_table(
+            f"bus, {count}", [r for r in result["runs"] if f"hubs_{r['hubs']}" == count], summary
+        )
     print(f"\nmachine: {json.dumps(result['machine'])}; pinned: {result['pinned']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=str))

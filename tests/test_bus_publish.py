@@ -1,12 +1,14 @@
 """A publish that fails once must not cost the hub its listener (issue 13, section 5).
 
-python-socketio's publish retry marks the manager disconnected and calls `_redis_connect`,
-which in our manager gives the listener a fresh pub/sub and closes the one it is reading.
+python-socketio's publish retry marked the manager disconnected and called `_redis_connect`,
+which gave the listener a fresh pub/sub and closed the one it was reading. Our manager
+(hub/sockets/manager.py) publishes on its own client; this keeps it from regressing.
 """
 
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from hub import bus_frames as frames
 from hub.bus import user_room
 from tests.sockets import Client
 from tests.support import Factory, User
@@ -40,18 +43,12 @@ async def test_a_failed_publish_does_not_drop_later_events(
         manager.redis = publisher
         await refused.aclose()
     # As another hub would: its emits reach this one only through the listener.
-    from_another_hub = {
-        "method": "emit",
-        "event": "parent_link.requested",
-        "data": [{"id": "after"}],
-        "binary": False,
-        "namespace": "/",
-        "room": user_room(user.id),
-        "skip_sid": None,
-        "callback": None,
-        "host_id": "another-hub",
-    }
-    await redis.publish(manager.channel, manager.json.dumps(from_another_hub))
+    from_another_hub = frames.encode_emit(
+        frames.origin_of(uuid.uuid4().hex),
+        frames.Emit("/", user_room(user.id), "parent_link.requested", [{"id": "after"}]),
+    )
+    channel = frames.room_channel(manager.base_channel, user_room(user.id))
+    await redis.publish(channel, from_another_hub)
     assert (await client.next("parent_link.requested")) == {"id": "after"}
     assert manager.pubsub is listener
 

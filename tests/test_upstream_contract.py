@@ -18,41 +18,6 @@ import pytest
 
 # (upstream object, our file that overrides, copies or relies on it, sha256 of its source [:16])
 FENCED: list[tuple[str, str, str]] = [
-    (
-        "socketio.async_redis_manager:AsyncRedisManager._redis_connect",
-        "hub/sockets/manager.py",
-        "1015ade586bdefb4",
-    ),
-    (
-        "socketio.async_redis_manager:AsyncRedisManager._publish",
-        "hub/sockets/manager.py",
-        "ae5ed5c19acffd77",
-    ),
-    (
-        "socketio.async_redis_manager:AsyncRedisManager._redis_listen_with_retries",
-        "hub/sockets/manager.py",
-        "c853d2e251a16cdb",
-    ),
-    (
-        "socketio.async_redis_manager:AsyncRedisManager._listen",
-        "hub/sockets/manager.py",
-        "760dd9c1616062e4",
-    ),
-    (
-        "socketio.async_pubsub_manager:AsyncPubSubManager._thread",
-        "hub/sockets/manager.py",
-        "db5b4d06d2bb5ee9",
-    ),
-    (
-        "socketio.async_pubsub_manager:AsyncPubSubManager.emit",
-        "hub/sockets/fanout.py",
-        "f5c4a34b374ab3ae",
-    ),
-    (
-        "socketio.async_pubsub_manager:AsyncPubSubManager._handle_emit",
-        "hub/sockets/fanout.py",
-        "2553dacb9e9e7254",
-    ),
     ("socketio.async_manager:AsyncManager.emit", "hub/sockets/fanout.py", "726120933539c985"),
     (
         "socketio.async_manager:AsyncManager.pre_connect",
@@ -80,6 +45,13 @@ FENCED: list[tuple[str, str, str]] = [
         "b46dc3ede458d842",
     ),
     ("socketio.base_manager:BaseManager.get_rooms", "hub/sockets/fanout.py", "89e5eb41db521e4b"),
+    # hub/sockets/manager.py: rooms[namespace][room] is a bidict sid -> eio_sid, and
+    # rooms[namespace][None] holds every local socket (is a room a local sid?).
+    (
+        "socketio.base_manager:BaseManager.get_participants",
+        "hub/sockets/manager.py",
+        "776a87f004d59458",
+    ),
     (
         "socketio.base_manager:BaseManager.is_pre_connected",
         "hub/sockets/fanout.py",

@@ -304,6 +304,21 @@ async def is_session_revoked(ctx: HubContext, session_id: UUID) -> bool:
     return bool(await ctx.redis.exists(ctx.keys.revoked_session(str(session_id))))
 
 
+# The session row and its user, as the acting user: the check behind require_live_session.
+# hub/sockets/namespace.py reads the same columns in its connect query (one round trip).
+LIVE_SESSION_SQL = """SELECT s.revoked_at, u.deleted_at FROM sessions s
+    JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"""
+
+
+def session_refusal(row: asyncpg.Record | None) -> DomainError | None:
+    """Why a token's session row (revoked_at, deleted_at; None: no such row) is refused."""
+    if row is None:
+        return DomainError(ErrorCode.TOKEN_INVALID, "The access token's session does not exist")
+    if row["revoked_at"] is not None or row["deleted_at"] is not None:
+        return DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+    return None
+
+
 async def require_live_session(ctx: HubContext, user_id: UUID, session_id: UUID) -> None:
     """Refuse an access token whose session was revoked, whose account was deleted, or whose
     session never existed for this user: a valid signature alone is not enough (a leaked
@@ -311,16 +326,10 @@ async def require_live_session(ctx: HubContext, user_id: UUID, session_id: UUID)
     if await is_session_revoked(ctx, session_id):
         raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
     async with ctx.db.acting_lean(user_id) as conn:
-        session = await conn.fetchrow(
-            """SELECT s.revoked_at, u.deleted_at FROM sessions s JOIN users u ON u.id = s.user_id
-               WHERE s.id = $1 AND s.user_id = $2""",
-            session_id,
-            user_id,
-        )
-    if session is None:
-        raise DomainError(ErrorCode.TOKEN_INVALID, "The access token's session does not exist")
-    if session["revoked_at"] is not None or session["deleted_at"] is not None:
-        raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
+        session = await conn.fetchrow(LIVE_SESSION_SQL, session_id, user_id)
+    refusal = session_refusal(session)
+    if refusal is not None:
+        raise refusal
 
 
 async def purge_expired(ctx: HubContext, *, grace: timedelta = timedelta(days=1)) -> int:

@@ -8,6 +8,7 @@ last entry expired go offline.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import cast
@@ -24,27 +25,67 @@ class PresenceState:
     last_seen_ms: int | None
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    user_id: UUID
+    sid: str
+    now_ms: int
+    came_online: asyncio.Future[bool]
+
+
 class Presence:
     def __init__(self, redis: Redis, keys: RedisKeys, host_id: str, ttl_s: float) -> None:
         self._redis = redis
         self._keys = keys
         self.host_id = host_id
         self.ttl_ms = int(ttl_s * 1000)
+        self.batch_s = 0.002
+        self._arrivals: list[_Arrival] = []
+        self._flush: asyncio.Task[None] | None = None
 
     async def connected(self, user_id: UUID, sid: str, now_ms: int) -> bool:
-        """Record a socket; True when this made the user come online."""
-        key = self._keys.presence(str(user_id))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(key, "-inf", now_ms)
-            pipe.zcard(key)
-            pipe.zadd(key, {f"{self.host_id}:{sid}": now_ms + self.ttl_ms})
-            pipe.pexpire(key, self.ttl_ms * 2)
-            pipe.sadd(self._keys.host_users(self.host_id), str(user_id))
-            # Registered here too, not only on refresh: a host that dies before its first
-            # refresh must still be found and swept.
-            pipe.sadd(self._keys.hosts, self.host_id)
-            _, before, *_ = await pipe.execute()
-        return int(before) == 0
+        """Record a socket; True when this made the user come online.
+
+        Sockets connecting within `batch_s` of each other share one MULTI (a hub restart
+        brings thousands back at once): in order, so a user's second socket in the same
+        batch sees the first and is not announced twice.
+        """
+        arrival = _Arrival(user_id, sid, now_ms, asyncio.get_running_loop().create_future())
+        self._arrivals.append(arrival)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._record_arrivals())
+        return await arrival.came_online
+
+    async def _record_arrivals(self) -> None:
+        # Until none is waiting: sockets arriving while a batch is on its way go in the next
+        # batch of this same task (no other task is started while this one runs).
+        while self._arrivals:
+            await asyncio.sleep(self.batch_s)
+            arrivals, self._arrivals = self._arrivals, []
+            await self._record(arrivals)
+
+    async def _record(self, arrivals: list[_Arrival]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for a in arrivals:
+                    key = self._keys.presence(str(a.user_id))
+                    pipe.zremrangebyscore(key, "-inf", a.now_ms)
+                    pipe.zcard(key)
+                    pipe.zadd(key, {f"{self.host_id}:{a.sid}": a.now_ms + self.ttl_ms})
+                    pipe.pexpire(key, self.ttl_ms * 2)
+                    pipe.sadd(self._keys.host_users(self.host_id), str(a.user_id))
+                # Registered here too, not only on refresh: a host that dies before its first
+                # refresh must still be found and swept.
+                pipe.sadd(self._keys.hosts, self.host_id)
+                replies = await pipe.execute()
+        except Exception as exc:
+            for a in arrivals:
+                if not a.came_online.done():
+                    a.came_online.set_exception(exc)
+            return
+        for i, a in enumerate(arrivals):
+            if not a.came_online.done():
+                a.came_online.set_result(int(replies[5 * i + 1]) == 0)
 
     async def disconnected(self, user_id: UUID, sid: str, now_ms: int) -> bool:
         """Forget a socket; True when the user has no live socket left (now offline)."""

@@ -11,8 +11,9 @@ Measured costs of the stock AsyncManager (see PERF_NOTES.md beside the project):
   grows the hub's memory until the ping timeout drops it (~45 s). A socket whose queue holds
   more than `max_backlog` packets is disconnected instead of queued to.
 
-Sits below AsyncPubSubManager in the MRO (HubManager(AsyncRedisManager, LocalFanout)), so
-the pub/sub layer's local deliveries come here. Pinned to python-socketio 5.x internals.
+It also tells a subclass when a named room gains its first local socket or loses its last
+(`room_opened` / `room_closed`): the bus (hub/sockets/manager.py) subscribes to a room's
+channel only while this process holds a member. Pinned to python-socketio 5.x internals.
 """
 
 from __future__ import annotations
@@ -108,20 +109,37 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
         self.pending_disconnect.setdefault(namespace, _SidSet()).append(sid)
         return self.rooms[namespace][None].get(sid)
 
+    def room_opened(self, room: str) -> None:
+        """A named room (not a socket's own, not the namespace's) got its first local socket."""
+
+    def room_closed(self, room: str) -> None:
+        """A named room lost its last local socket."""
+
+    def _held(self, namespace: str, room: Any) -> bool:
+        return room in self.rooms.get(namespace, ())
+
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: Any = None) -> None:
+        opened = room is not None and room != sid and not self._held(namespace, room)
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self._rooms_of.setdefault((namespace, sid), set()).add(room)
+        if opened:
+            self.room_opened(room)
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        held = self._held(namespace, room)
         super().basic_leave_room(sid, namespace, room)
         rooms = self._rooms_of.get((namespace, sid))
         if rooms is not None:
             rooms.discard(room)
+        if held and room is not None and room != sid and not self._held(namespace, room):
+            self.room_closed(room)
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
         rooms = self._rooms_of.pop((namespace, sid), set())
         for room in rooms:
             super().basic_leave_room(sid, namespace, room)
+            if room is not None and room != sid and not self._held(namespace, room):
+                self.room_closed(room)
         # The stock method finishes the bookkeeping; with the rooms already left, its scan
         # over every room of the namespace finds nothing, so skip it by clearing our view.
         self._finish_disconnect(sid, namespace)

@@ -26,6 +26,7 @@ import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
+from socketio import msgpack_packet
 from socketio import packet as sio_packet
 
 logger = logging.getLogger("dreamseed.sockets")
@@ -80,11 +81,23 @@ class GuardedPacket(sio_packet.Packet):  # type: ignore[misc]
         return attachments
 
 
+class GuardedMsgPackPacket(msgpack_packet.MsgPackPacket):  # type: ignore[misc]
+    """The opt-in msgpack wire (SOCKETIO_SERIALIZER=msgpack), with the same event check."""
+
+    def decode(self, encoded_packet: Any) -> int:
+        super().decode(encoded_packet)
+        if self.packet_type in (sio_packet.EVENT, sio_packet.BINARY_EVENT) and not (
+            isinstance(self.data, list) and self.data and isinstance(self.data[0], str)
+        ):
+            raise ValueError("an event is an array that starts with the event's name")
+        return 0
+
+
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     """The stock server; a socket.io packet it cannot take disconnects its sender."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(serializer=GuardedPacket, **kwargs)
+    def __init__(self, serializer: Any = GuardedPacket, **kwargs: Any) -> None:
+        super().__init__(serializer=serializer, **kwargs)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:

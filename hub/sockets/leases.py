@@ -11,10 +11,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import socketio
 
 from hub import metrics
-from hub.accounts.sessions import require_live_session
+from hub.accounts.sessions import (
+    LIVE_SESSION_SQL,
+    is_session_revoked,
+    require_live_session,
+    session_refusal,
+)
 from hub.clock import wire_time
 from hub.context import Actor, HubContext
 from hub.errors import DomainError, ErrorCode
@@ -31,18 +37,35 @@ def refuse(code: ErrorCode, message: str) -> Exception:
 
 async def authenticate(ctx: HubContext, auth: Any) -> AccessClaims:
     """The claims of the access token in a handshake's {"token": ...}, or a refusal."""
+    claims = await verify_token(ctx, auth)
+    async with ctx.db.acting_lean(claims.user_id) as conn:
+        row = await conn.fetchrow(LIVE_SESSION_SQL, claims.session_id, claims.user_id)
+    refusal = refusal_of_session(row)
+    if refusal is not None:
+        raise refusal
+    return claims
+
+
+async def verify_token(ctx: HubContext, auth: Any) -> AccessClaims:
+    """The signature, expiry and revocation list (Redis) of a handshake's token, without the
+    session row: for a caller that reads that row in its own query (the default namespace)
+    and then refuses with `refusal_of_session`."""
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         raise refuse(ErrorCode.UNAUTHENTICATED, "Send {'token': <access token>} as auth")
     try:
         claims = ctx.tokens.verify_access(token)
-    except DomainError as exc:
-        raise refuse(exc.code, exc.message) from None
-    try:
-        await require_live_session(ctx, claims.user_id, claims.session_id)
+        if await is_session_revoked(ctx, claims.session_id):
+            raise DomainError(ErrorCode.SESSION_REVOKED, "This session has been signed out")
     except DomainError as exc:
         raise refuse(exc.code, exc.message) from None
     return claims
+
+
+def refusal_of_session(row: asyncpg.Record | None) -> Exception | None:
+    """The handshake refusal for a session row read with LIVE_SESSION_SQL's columns."""
+    refusal = session_refusal(row)
+    return refuse(refusal.code, refusal.message) if refusal is not None else None
 
 
 class Leases:

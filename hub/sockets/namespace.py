@@ -7,6 +7,7 @@ or the hub says `auth.expired` and closes it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from hub.exams.policy import may_signal
 from hub.presence.queries import announce
 from hub.ratelimit import RateLimiter
 from hub.sockets.handlers import EVENTS, dispatch, run_event
-from hub.sockets.leases import Leases, authenticate
+from hub.sockets.leases import Leases, refusal_of_session, verify_token
 from hub.sockets.typing_relay import TypingRelay
 from schema.models.chat import AuthRefresh, Typing
 
@@ -38,14 +39,19 @@ CLIENT_EVENTS: dict[str, type[BaseModel]] = {
     "auth.refresh": AuthRefresh,
 }
 
-_ROOMS_AND_CONTACTS = """
-    SELECT p.conversation_id AS id,
-           CASE WHEN c.kind = 'direct' THEN (
-               SELECT o.user_id FROM participants o
-               WHERE o.conversation_id = p.conversation_id AND o.user_id <> p.user_id
-                 AND o.left_at IS NULL LIMIT 1) END AS contact
-    FROM participants p JOIN conversations c ON c.id = p.conversation_id
-    WHERE p.user_id = $1 AND p.left_at IS NULL"""
+# Everything a connection needs from PostgreSQL, in one statement (one round trip inside the
+# acting transaction): its session row (the columns of LIVE_SESSION_SQL), its conversations
+# (a room each) and its direct contacts (told when it goes offline).
+_CONNECT_STATE = """
+    SELECT s.revoked_at, u.deleted_at,
+           ARRAY(SELECT p.conversation_id FROM participants p
+                 WHERE p.user_id = $2 AND p.left_at IS NULL) AS rooms,
+           ARRAY(SELECT o.user_id FROM participants p
+                 JOIN conversations c ON c.id = p.conversation_id AND c.kind = 'direct'
+                 JOIN participants o ON o.conversation_id = p.conversation_id
+                      AND o.user_id <> p.user_id AND o.left_at IS NULL
+                 WHERE p.user_id = $2 AND p.left_at IS NULL) AS contacts
+    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"""
 
 
 @dataclass
@@ -82,20 +88,29 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return self._ctx
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        claims = await authenticate(self.ctx, auth)
+        claims = await verify_token(self.ctx, auth)
         actor = Actor(claims.user_id, claims.session_id)
+        async with self.ctx.db.acting_lean(actor.user_id) as db:
+            state = await db.fetchrow(_CONNECT_STATE, claims.session_id, claims.user_id)
+        refusal = refusal_of_session(state)
+        if refusal is not None:
+            raise refusal
+        assert state is not None  # noqa: S101 - refusal_of_session refuses a missing row
         conn = Connection(actor)
         self.connections[sid] = conn
         await self.enter_room(sid, user_room(actor.user_id))
-        # The socket's rooms and the direct contacts presence tells, in one query.
-        async with self.ctx.db.acting_lean(actor.user_id) as db:
-            rows = await db.fetch(_ROOMS_AND_CONTACTS, actor.user_id)
-        for row in rows:
-            self.server.manager.basic_enter_room(sid, "/", conversation_room(row["id"]))
+        for conversation_id in state["rooms"]:
+            self.server.manager.basic_enter_room(sid, "/", conversation_room(conversation_id))
+        # Presence and the bus each batch the sockets arriving together (a few ms): wait for
+        # both at once. Connected means the other hubs' emits to these rooms reach the socket.
+        came_online = asyncio.ensure_future(
+            self.ctx.presence.connected(actor.user_id, sid, self._now_ms())
+        )
+        await self.server.manager.rooms_settled()
         self.leases.grant(sid, claims.expires_at.timestamp())
         metrics.SOCKETS.inc()
-        conn.contacts = [r["contact"] for r in rows if r["contact"] is not None]
-        if await self.ctx.presence.connected(actor.user_id, sid, self._now_ms()):
+        conn.contacts = list(state["contacts"])
+        if await came_online:
             await announce(self.ctx, actor.user_id, online=True, contacts=conn.contacts)
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             # The request body reader (a class engine.io defines per request) is only used by

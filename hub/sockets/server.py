@@ -72,6 +72,11 @@ def create_server(
         cors_allowed_origins=settings.socketio_origins,
         transports=["websocket", "polling"],
         max_http_buffer_size=settings.max_body_bytes,
+        serializer=(
+            guards.GuardedMsgPackPacket
+            if settings.socketio_serializer == "msgpack"
+            else guards.GuardedPacket
+        ),
     )
     namespace = HubNamespace()
     namespace.admission = Admission(limit=settings.max_in_flight)
