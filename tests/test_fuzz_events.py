@@ -259,8 +259,12 @@ async def test_a_flood_of_events_is_refused_and_the_hub_keeps_serving(
         "no.such.event": {},
     }
     acks = await asyncio.gather(*(flooder.call(e, payloads[e], timeout=30) for e in events * 125))
-    codes = {a["error"]["code"] for a in acks if isinstance(a, dict) and "error" in a}
-    assert codes <= {"rate_limited", "validation_error"}, codes
-    assert "rate_limited" in codes
+    errors = [a["error"] for a in acks if isinstance(a, dict) and "error" in a]
+    codes = {e["code"] for e in errors}
+    # `overloaded`: past the per-socket in-flight cap (hub/admission.py), which a burst of 500
+    # reaches or not depending on how fast the hub drains it; both refusals say when to retry.
+    assert codes <= {"rate_limited", "validation_error", "overloaded"}, codes
+    assert codes & {"rate_limited", "overloaded"}
+    assert all(e.get("retry_after") for e in errors if e["code"] == "overloaded"), errors
     assert flooder.sio.connected
     await _bystander_hears(api, school, bystander)
