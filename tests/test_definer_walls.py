@@ -80,4 +80,8 @@ async def test_a_month_addressed_by_name_shows_nothing_to_the_app_role(
             "SELECT count(*) FROM messages WHERE conversation_id = $1", room_b
         )
         assert seen == 0
-        assert await conn.fetchval(f"SELECT count(*) FROM {month}") == 0
+        try:
+            shown = await conn.fetchval(f"SELECT count(*) FROM {month}")
+        except asyncpg.InsufficientPrivilegeError:
+            shown = 0  # a month made after migrate.py's grants is not even granted: stricter
+        assert shown == 0
