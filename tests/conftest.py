@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 
 from api.app import create_app
@@ -28,6 +27,7 @@ from hub.settings import Settings
 from hub.tokens import TokenIssuer
 from schema.migrate import migrate
 from tests.fcm_standin import FcmStandIn
+from tests.hubs import serve_in_process
 from tests.sockets import Client
 from tests.support import Factory, FrozenClock, User
 
@@ -100,27 +100,8 @@ def settings(
 async def hub_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     """A real uvicorn serving the whole app on 127.0.0.1 (random port)."""
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # as the hub starts it: api/proxies.py decides
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_in_process(app) as url:
+        yield url, app
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,23 @@
-"""Hub processes for multi-node tests: real uvicorn subprocesses sharing PostgreSQL and Redis."""
+"""Hubs for tests: real uvicorn subprocesses sharing PostgreSQL and Redis (multi-node tests), and
+a real uvicorn serving an app in this event loop (`serve_in_process`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
+from starlette.types import ASGIApp
 
 from hub.settings import Settings
 
@@ -123,3 +129,31 @@ def _wait_ready(hub: HubProcess) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"hub not ready in {READY_TIMEOUT_S:.0f} s:\n{hub.log.read_text()}")
+
+
+@asynccontextmanager
+async def serve_in_process(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served by a real uvicorn on 127.0.0.1 (a free port) in this event loop; its URL.
+
+    Started as the hub starts it: forwarded headers are left to api/proxies.py."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

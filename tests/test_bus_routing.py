@@ -17,7 +17,6 @@ from uuid import UUID
 
 import pytest
 import socketio
-import uvicorn
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -29,6 +28,7 @@ from hub.keys import RedisKeys
 from hub.presence.presence import Presence
 from hub.settings import Settings
 from hub.sockets.manager import HubManager
+from tests.hubs import serve_in_process
 from tests.sockets import Client, Refused
 from tests.support import Factory, User
 
@@ -38,20 +38,8 @@ Hub = tuple[str, Any]  # (url, the app)
 @asynccontextmanager
 async def _serve(settings: Settings) -> AsyncIterator[Hub]:
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_in_process(app) as url:
+        yield url, app
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ Redis sit behind TCP proxies the test cuts and restores (the servers keep runnin
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,12 +12,12 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from hub.context import HubContext
 from hub.settings import Settings
 from hub.sockets.manager import HubManager
+from tests.hubs import serve_in_process
 from tests.sockets import Client
 from tests.support import Factory, FrozenClock, User
 from tests.tcp_proxy import TcpProxy
@@ -56,25 +55,15 @@ async def cut_off(settings: Settings) -> AsyncIterator[CutOffHub]:
         }
     )
     app = create_app(proxied)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     rest: Any = app.other_asgi_app  # type: ignore[attr-defined]
     try:
-        yield CutOffHub(
-            f"http://127.0.0.1:{port}", rest.state.ctx, rest.state.bus_manager, postgres, redis
-        )
+        async with serve_in_process(app) as url:
+            try:
+                yield CutOffHub(url, rest.state.ctx, rest.state.bus_manager, postgres, redis)
+            finally:  # connections open again before the hub shuts down through them
+                postgres.restore()
+                redis.restore()
     finally:
-        postgres.restore()
-        redis.restore()
-        server.should_exit = True
-        await task
         await postgres.stop()
         await redis.stop()
 
