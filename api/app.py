@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors, web
+from api.connection_logs import quiet_connection_logs
 from api.endpoint import Endpoint
 from api.methods import AllowedMethods
 from api.middleware import BodySizeLimit
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    quiet_connection_logs(settings.log_level)
     channel = RedisKeys(settings.redis_namespace).socketio_channel
     sio, namespace, manager, proctor = create_server(settings, channel)
     openapi = build_openapi(ENDPOINTS, API_PREFIX, "1")
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         finally:
             heartbeat.stop()
             presence.cancel()
+            await sio.eio.ping_clock.stop()
             await manager.stop()
             await close_context(ctx)
 

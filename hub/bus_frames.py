@@ -28,7 +28,9 @@ ORIGIN_BYTES = 16
 class Kind(bytes, Enum):
     EMIT = b"E"
     CONTROL = b"C"
-    # "I now hold this room too": hubs that delivered the room locally only must publish again.
+    # "I now hold these rooms too": hubs that delivered them locally only must publish again.
+    # Sent on the hellos channel with the room channels listed, one frame per batch of rooms
+    # (a frame on a room's own channel, with no body, is the older form and still understood).
     HELLO = b"H"
     HEARTBEAT = b"B"
 
@@ -62,6 +64,12 @@ def hub_channel(base: str, host_id: str) -> str:
     return f"{base}#h#{host_id}"
 
 
+def hellos_channel(base: str) -> str:
+    """Every hub hears every HELLO here: one message per batch of newly held rooms, instead
+    of one per room channel, which a hub restart makes thousands of at once."""
+    return f"{base}#hello"
+
+
 def origin_of(host_id: str) -> bytes:
     """The 16 bytes that open every frame a process publishes (host_id: 32 hex digits)."""
     origin = bytes.fromhex(host_id)
@@ -79,6 +87,21 @@ def encode_control(origin: bytes, control: Control) -> bytes:
     body = [control.type, control.user, control.room, control.reason, control.session]
     packed: bytes = msgpack.packb(body, use_bin_type=True)
     return origin + Kind.CONTROL.value + packed
+
+
+def encode_hello(origin: bytes, channels: list[str]) -> bytes:
+    packed: bytes = msgpack.packb(channels, use_bin_type=True)
+    return origin + Kind.HELLO.value + packed
+
+
+def decode_hello(frame: bytes) -> list[str]:
+    """The room channels a HELLO names (none for the older, bodiless form)."""
+    if len(frame) == ORIGIN_BYTES + 1:
+        return []
+    channels = msgpack.unpackb(frame[ORIGIN_BYTES + 1 :], raw=False)
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        raise ValueError("a HELLO lists room channels")
+    return channels
 
 
 def encode_signal(origin: bytes, kind: Kind) -> bytes:

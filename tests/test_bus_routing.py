@@ -188,6 +188,13 @@ def test_every_frame_survives_msgpack(record: frames.Emit | frames.Control) -> N
     assert frame[: frames.ORIGIN_BYTES] == origin
     for kind in (frames.Kind.HELLO, frames.Kind.HEARTBEAT):
         assert frames.kind_of(frames.encode_signal(origin, kind)) is kind
+    rooms = ["bus#r#user:1", "bus#r#conv:2"]
+    hello = frames.encode_hello(origin, rooms)
+    assert frames.kind_of(hello) is frames.Kind.HELLO
+    assert frames.decode_hello(hello) == rooms
+    assert frames.decode_hello(frames.encode_signal(origin, frames.Kind.HELLO)) == []
+    with pytest.raises(ValueError):
+        frames.decode_hello(origin + frames.Kind.HELLO.value + b"\x01")
 
 
 async def test_msgpack_is_an_opt_in_wire_serializer(

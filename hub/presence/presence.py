@@ -18,6 +18,52 @@ from redis.asyncio import Redis
 
 from hub.keys import RedisKeys
 
+# KEYS: the host's user set, the set of hosts, then a user's presence key per arrival.
+# ARGV: host id, key lifetime ms, then per arrival: member, now ms, expires ms, user id.
+# In order, so a user's second socket in a batch sees the first: 1 = this one came online.
+_ARRIVE = """
+local out = {}
+for i = 3, #KEYS do
+  local a = 3 + (i - 3) * 4
+  local key = KEYS[i]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[a + 1])
+  out[#out + 1] = redis.call('ZCARD', key) == 0 and 1 or 0
+  redis.call('ZADD', key, ARGV[a + 2], ARGV[a])
+  redis.call('PEXPIRE', key, ARGV[2])
+  redis.call('SADD', KEYS[1], ARGV[a + 3])
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+return out
+"""
+
+# KEYS: the user's presence key, its last-seen key. ARGV: member, now ms. Returns sockets left.
+_LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local left = redis.call('ZCARD', KEYS[1])
+if left == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
+return left
+"""
+
+# KEYS: the host's user set, the set of hosts, the host's alive key, then a presence key per
+# socket. ARGV: host id, now ms, ttl ms, expires ms, then per socket: member, user id.
+_REFRESH = """
+local ttl = tonumber(ARGV[3])
+for i = 4, #KEYS do
+  local a = 5 + (i - 4) * 2
+  redis.call('ZADD', KEYS[i], ARGV[4], ARGV[a])
+  redis.call('PEXPIRE', KEYS[i], ttl * 2)
+  redis.call('SADD', KEYS[1], ARGV[a + 1])
+end
+-- The heartbeat thread (hub/presence/heartbeat.py) keeps the alive key on its own; it is
+-- written here too for processes that run no thread (tests, tools). The host is registered
+-- on every refresh: a host swept while it was only frozen (SIGSTOP) must be found and swept
+-- when it really dies.
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ttl)
+redis.call('SADD', KEYS[2], ARGV[1])
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class PresenceState:
@@ -42,6 +88,11 @@ class Presence:
         self.batch_s = 0.002
         self._arrivals: list[_Arrival] = []
         self._flush: asyncio.Task[None] | None = None
+        # One command per batch, not five per socket: redis-py packs each command in Python,
+        # which was most of presence's cost when thousands connect at once.
+        self._arrive = redis.register_script(_ARRIVE)
+        self._leave = redis.register_script(_LEAVE)
+        self._refresh = redis.register_script(_REFRESH)
 
     async def connected(self, user_id: UUID, sid: str, now_ms: int) -> bool:
         """Record a socket; True when this made the user come online.
@@ -65,58 +116,42 @@ class Presence:
             await self._record(arrivals)
 
     async def _record(self, arrivals: list[_Arrival]) -> None:
+        keys = [self._keys.host_users(self.host_id), self._keys.hosts]
+        args: list[str | int] = [self.host_id, self.ttl_ms * 2]
+        for a in arrivals:
+            keys.append(self._keys.presence(str(a.user_id)))
+            args += [f"{self.host_id}:{a.sid}", a.now_ms, a.now_ms + self.ttl_ms, str(a.user_id)]
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                for a in arrivals:
-                    key = self._keys.presence(str(a.user_id))
-                    pipe.zremrangebyscore(key, "-inf", a.now_ms)
-                    pipe.zcard(key)
-                    pipe.zadd(key, {f"{self.host_id}:{a.sid}": a.now_ms + self.ttl_ms})
-                    pipe.pexpire(key, self.ttl_ms * 2)
-                    pipe.sadd(self._keys.host_users(self.host_id), str(a.user_id))
-                # Registered here too, not only on refresh: a host that dies before its first
-                # refresh must still be found and swept.
-                pipe.sadd(self._keys.hosts, self.host_id)
-                replies = await pipe.execute()
+            firsts = await self._arrive(keys=keys, args=args)
         except Exception as exc:
             for a in arrivals:
                 if not a.came_online.done():
                     a.came_online.set_exception(exc)
             return
-        for i, a in enumerate(arrivals):
+        for a, first in zip(arrivals, firsts, strict=True):
             if not a.came_online.done():
-                a.came_online.set_result(int(replies[5 * i + 1]) == 0)
+                a.came_online.set_result(bool(first))
 
     async def disconnected(self, user_id: UUID, sid: str, now_ms: int) -> bool:
         """Forget a socket; True when the user has no live socket left (now offline)."""
-        key = self._keys.presence(str(user_id))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(key, f"{self.host_id}:{sid}")
-            pipe.zremrangebyscore(key, "-inf", now_ms)
-            pipe.zcard(key)
-            *_, left = await pipe.execute()
-        if int(left) == 0:
-            await self._redis.set(self._keys.last_seen(str(user_id)), now_ms)
-            return True
-        return False
+        left = await self._leave(
+            keys=[self._keys.presence(str(user_id)), self._keys.last_seen(str(user_id))],
+            args=[f"{self.host_id}:{sid}", now_ms],
+        )
+        return bool(left == 0)
 
     async def refresh(self, sockets: dict[str, UUID], now_ms: int) -> None:
         """Extend this host's entries and heartbeat; called every few seconds."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for sid, user_id in sockets.items():
-                key = self._keys.presence(str(user_id))
-                pipe.zadd(key, {f"{self.host_id}:{sid}": now_ms + self.ttl_ms})
-                pipe.pexpire(key, self.ttl_ms * 2)
-            if sockets:
-                # Again on every refresh: a host swept while it was only frozen (SIGSTOP) must
-                # be found and swept when it really dies.
-                users = {str(u) for u in sockets.values()}
-                pipe.sadd(self._keys.host_users(self.host_id), *users)
-            # The heartbeat thread (hub/presence/heartbeat.py) keeps this key on its own; it
-            # is written here too for processes that run no thread (tests, tools).
-            pipe.set(self._keys.host_alive(self.host_id), now_ms, px=self.ttl_ms)
-            pipe.sadd(self._keys.hosts, self.host_id)
-            await pipe.execute()
+        keys = [
+            self._keys.host_users(self.host_id),
+            self._keys.hosts,
+            self._keys.host_alive(self.host_id),
+        ]
+        args: list[str | int] = [self.host_id, now_ms, self.ttl_ms, now_ms + self.ttl_ms]
+        for sid, user_id in sockets.items():
+            keys.append(self._keys.presence(str(user_id)))
+            args += [f"{self.host_id}:{sid}", str(user_id)]
+        await self._refresh(keys=keys, args=args)
 
     async def states(self, user_ids: list[UUID], now_ms: int) -> dict[UUID, PresenceState]:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -1,4 +1,8 @@
-"""One change to python-engineio's websocket writer, measured in PERF_NOTES.md.
+"""Changes to python-engineio's per-socket machinery, measured in PERF_NOTES.md.
+
+Connections that open as websockets write directly and share one ping clock
+(hub/sockets/direct_socket.py, hub/sockets/pings.py). For a connection upgraded from
+long-polling, which keeps engine.io's writer task:
 
 Each socket's writer waits for its next packet with `asyncio.wait_for(queue.get(), timeout)`:
 on CPython 3.11 that builds a Task, a timer and a future for every wake-up, the largest
@@ -19,6 +23,8 @@ from typing import Any
 
 from engineio import exceptions
 from engineio.async_socket import AsyncSocket
+
+from hub.sockets import direct_socket, pings
 
 logger = logging.getLogger("dreamseed.sockets")
 _installed = False
@@ -52,6 +58,7 @@ _stock_poll = AsyncSocket.poll
 
 
 def install() -> None:
+    """The writer change below, the direct websockets and the shared ping clock."""
     global _installed
     if _installed:
         return
@@ -63,4 +70,6 @@ def install() -> None:
         )
         return
     AsyncSocket.poll = _poll
+    direct_socket.install()
+    pings.install()
     _installed = True

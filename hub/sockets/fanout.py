@@ -8,8 +8,9 @@ Measured costs of the stock AsyncManager (see PERF_NOTES.md beside the project):
 * Sockets being connected or disconnected are kept in lists (`in` and `remove` are O(N)),
   checked on every emit: during a mass disconnect that is O(N^2) again. We keep sets.
 * engine.io's per-socket outgoing queue is unbounded: a client that stops reading its socket
-  grows the hub's memory until the ping timeout drops it (~45 s). A socket whose queue holds
-  more than `max_backlog` packets is disconnected instead of queued to.
+  grows the hub's memory until the ping timeout drops it (~45 s). A socket whose queue (or
+  direct backlog, hub/sockets/direct_socket.py) holds more than `max_backlog` packets is
+  disconnected instead of queued to.
 
 It also tells a subclass when a named room gains its first local socket or loses its last
 (`room_opened` / `room_closed`): the bus (hub/sockets/manager.py) subscribes to a room's
@@ -27,6 +28,7 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from hub import metrics
+from hub.sockets.direct_socket import backlog_of
 
 logger = logging.getLogger("dreamseed.sockets")
 
@@ -65,23 +67,25 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
             for p in (encoded if isinstance(encoded, list) else [encoded])
         ]
         laggards = []
+        sockets = self.server.eio.sockets
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue
-            if self._backlog(eio_sid) > self.max_backlog:
+            socket = sockets.get(eio_sid)
+            if socket is None:
+                continue  # gone between the room lookup and now
+            if backlog_of(socket) > self.max_backlog:
                 laggards.append(sid)
                 continue
+            # Straight to the socket (what `_send_eio_packet` ends in); each frame encodes
+            # once and caches it, so the recipients share one encoding.
             for frame in frames:
                 try:
-                    await self.server._send_eio_packet(eio_sid, frame)
+                    await socket.send(frame)
                 except Exception:  # a socket closing under us must not stop the others
                     logger.debug("dropped a frame to closing socket %s", sid)
         for sid in laggards:
             await self._drop_laggard(sid, namespace)
-
-    def _backlog(self, eio_sid: Any) -> int:
-        socket = self.server.eio.sockets.get(eio_sid)
-        return socket.queue.qsize() if socket is not None else 0
 
     async def _drop_laggard(self, sid: str, namespace: str) -> None:
         """A client that does not read: close it (it reconnects and syncs) rather than let its

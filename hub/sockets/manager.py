@@ -11,7 +11,8 @@ hub/bus_frames.py):
   arrive together go out in one SUBSCRIBE a few milliseconds later (`batch_s`).
 * When a publish on a room's channel reached only this hub (PUBLISH counts the receivers),
   the room's next emits are delivered locally with no Redis round trip at all. A hub that
-  starts holding the room publishes a HELLO on its channel, which ends that for everyone.
+  starts holding rooms publishes one HELLO naming them on the hellos channel every hub
+  hears, which ends that for everyone.
 * Control messages (make a user's sockets join or leave a room, disconnect a user) go on the
   user's room channel: only the hubs holding that user's sockets hear them.
 * Each process sends itself a heartbeat through its own channel. If it stops arriving, the
@@ -61,6 +62,7 @@ class HubManager(LocalFanout):
         self._url = url
         self.base_channel = channel  # broadcasts (emits to no room or to several)
         self.channel = frames.hub_channel(channel, self.host_id)  # this hub's heartbeat
+        self.hellos_channel = frames.hellos_channel(channel)
         self.heartbeat_s = heartbeat_s
         self.deaf_after_s = deaf_after_s
         self.batch_s = 0.002
@@ -259,13 +261,10 @@ class HubManager(LocalFanout):
                 return
 
     async def _say_hello(self, channels: set[str]) -> None:
-        if not channels:
-            return
-        hello = frames.encode_signal(self._origin, frames.Kind.HELLO)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for channel in channels:
-                pipe.publish(channel, hello)
-            await pipe.execute()
+        listed = sorted(channels)
+        for start in range(0, len(listed), _SUBSCRIBE_CHUNK):
+            chunk = listed[start : start + _SUBSCRIBE_CHUNK]
+            await self.redis.publish(self.hellos_channel, frames.encode_hello(self._origin, chunk))
 
     # -- listening ------------------------------------------------------------------------
     async def _listen(self) -> None:
@@ -286,7 +285,7 @@ class HubManager(LocalFanout):
         self._to_subscribe.clear()
         self._to_unsubscribe.clear()
         self._lingering.clear()  # the new connection subscribes to held rooms only
-        held = [self.channel, self.base_channel, *self._holders]
+        held = [self.channel, self.base_channel, self.hellos_channel, *self._holders]
         self.listener_connects += 1
         if self.listener_connects > 1:
             # What was published while we were not subscribed never reached this hub.
@@ -299,7 +298,7 @@ class HubManager(LocalFanout):
                 self._flush.cancel()  # may be stuck on the old listener's connection
             if self._to_subscribe or self._to_unsubscribe:
                 self._schedule_flush()
-            await self._say_hello(set(held[2:]))
+            await self._say_hello(set(held[3:]))
             async for message in pubsub.listen():
                 kind = message["type"]
                 if kind == "message":
@@ -336,7 +335,14 @@ class HubManager(LocalFanout):
             )
         elif kind is frames.Kind.HELLO:
             self._hellos += 1
-            self._alone.discard(channel.decode())
+            try:
+                named = frames.decode_hello(frame)
+            except (ValueError, TypeError):
+                logger.warning("malformed HELLO dropped")
+                return
+            # The older form is a bodiless HELLO on the room's own channel.
+            for room_channel in named or [channel.decode()]:
+                self._alone.discard(room_channel)
         elif kind is frames.Kind.CONTROL:
             try:
                 control = frames.decode_control(frame)

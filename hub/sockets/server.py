@@ -14,7 +14,7 @@ from hub.bus import conversation_room, user_room
 from hub.context import HubContext
 from hub.presence.queries import announce
 from hub.settings import Settings
-from hub.sockets import engine_tuning, guards
+from hub.sockets import engine_tuning, guards, pings
 from hub.sockets.manager import HubManager
 from hub.sockets.namespace import HubNamespace
 from hub.sockets.proctor import ProctorNamespace
@@ -78,6 +78,7 @@ def create_server(
             else guards.GuardedPacket
         ),
     )
+    pings.attach(sio.eio)
     namespace = HubNamespace()
     namespace.admission = Admission(limit=settings.max_in_flight)
     namespace.max_in_flight_per_connection = settings.max_in_flight_per_connection
