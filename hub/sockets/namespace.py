@@ -88,7 +88,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return self._ctx
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        claims = await verify_token(self.ctx, auth)
+        claims = verify_token(self.ctx, auth)
         actor = Actor(claims.user_id, claims.session_id)
         async with self.ctx.db.acting_lean(actor.user_id) as db:
             state = await db.fetchrow(_CONNECT_STATE, claims.session_id, claims.user_id)
