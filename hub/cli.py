@@ -231,6 +231,10 @@ def run_up(settings: Settings, *, worker: bool, seed: bool) -> int:
             "--no-access-log",
             # Client addresses come from X-Forwarded-For only via TRUSTED_PROXIES (api/proxies.py).
             "--no-proxy-headers",
+            # A room's event is framed once for all its members (hub/sockets/direct_socket.py),
+            # which deflate's per-connection frames would rule out; chat events are small.
+            "--ws-per-message-deflate",
+            "false",
         ]
         if sys.platform != "win32":
             web += ["--loop", "uvloop"]

@@ -229,7 +229,11 @@ class Bench:
                 str(port),
                 "--loop",
                 "uvloop",
+                # As the Procfile runs the hub.
                 "--no-access-log",
+                "--no-proxy-headers",
+                "--ws-per-message-deflate",
+                "false",
             ]
             if taskset:
                 cmd = [taskset, "-c", str(self.args.hub_core), *cmd]

@@ -81,6 +81,8 @@ def _spawn(env: dict[str, str], port: int, log: Path) -> HubProcess:
                 str(port),
                 "--no-access-log",
                 "--no-proxy-headers",
+                "--ws-per-message-deflate",
+                "false",
             ],
             env=env,
             stdout=out,
@@ -135,7 +137,7 @@ def _wait_ready(hub: HubProcess) -> None:
 async def serve_in_process(app: ASGIApp) -> AsyncIterator[str]:
     """`app` served by a real uvicorn on 127.0.0.1 (a free port) in this event loop; its URL.
 
-    Started as the hub starts it: forwarded headers are left to api/proxies.py."""
+    Started as the hub starts it: forwarded headers are left to api/proxies.py, no deflate."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -144,6 +146,7 @@ async def serve_in_process(app: ASGIApp) -> AsyncIterator[str]:
         log_level="warning",
         access_log=False,
         proxy_headers=False,
+        ws_per_message_deflate=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -65,6 +65,46 @@ FENCED: list[tuple[str, str, str]] = [
     ),
     ("engineio.async_socket:AsyncSocket.send", "hub/sockets/fanout.py", "570def1d9f157f01"),
     ("engineio.async_socket:AsyncSocket.poll", "hub/sockets/engine_tuning.py", "49d219402ac7d557"),
+    # hub/sockets/direct_socket.py: websockets written from the sender, frames shared by a room.
+    ("engineio.async_socket:AsyncSocket.close", "hub/sockets/direct_socket.py", "a389c32d61d16153"),
+    (
+        "engineio.async_server:AsyncServer._handle_connect",
+        "hub/sockets/direct_socket.py",
+        "a3bc4bce3c42e29a",
+    ),
+    (
+        "engineio.base_socket:BaseSocket.__init__",
+        "hub/sockets/direct_socket.py",
+        "c515a4a579e7a5ff",
+    ),
+    ("engineio.async_drivers.asgi:WebSocket", "hub/sockets/direct_socket.py", "cc6bccf94ab54912"),
+    (
+        "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol.send",
+        "hub/sockets/direct_socket.py",
+        "a6b48109cf7204ae",
+    ),
+    (
+        "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol.pause_writing",
+        "hub/sockets/direct_socket.py",
+        "9709b4573545358f",
+    ),
+    (
+        "uvicorn.protocols.websockets.websockets_sansio_impl:WebSocketsSansIOProtocol.connection_lost",
+        "hub/sockets/direct_socket.py",
+        "34bad428f5ec3cc4",
+    ),
+    # hub/sockets/pings.py: one clock pings every socket; the stock monitor is not started.
+    (
+        "engineio.async_socket:AsyncSocket.schedule_ping",
+        "hub/sockets/pings.py",
+        "ad28edec571600f6",
+    ),
+    ("engineio.async_socket:AsyncSocket._send_ping", "hub/sockets/pings.py", "52fd7d95a0fa617b"),
+    (
+        "engineio.async_server:AsyncServer._service_task",
+        "hub/sockets/pings.py",
+        "87e2e4faa3c7020d",
+    ),
     # hub/sockets/guards.py: malformed frames and packets close the connection (issue 13).
     ("engineio.packet:Packet.decode", "hub/sockets/guards.py", "030aa5a6e2be73b6"),
     ("engineio.async_socket:AsyncSocket.receive", "hub/sockets/guards.py", "9e53f5cf1eae4e49"),

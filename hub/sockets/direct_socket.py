@@ -32,12 +32,56 @@ from typing import Any
 
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 logger = logging.getLogger("dreamseed.sockets")
+
+# Frames written by `write_shared_frame` since start (tests and benchmarks read it).
+shared_writes = 0
 
 _stock_handler = AsyncSocket._websocket_handler
 _stock_send = AsyncSocket.send
 _stock_close = AsyncSocket.close
+
+
+def shared_frame(text: str) -> bytes:
+    """A server's websocket text frame, the same bytes for every recipient (unmasked, no
+    extension): a room's packet is framed once, not once per member."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+
+
+def write_shared_frame(socket: Any, frame: bytes) -> bool:
+    """Write a frame from `shared_frame` straight to the socket's transport, when nothing of
+    this socket waits to be written before it; False when the caller must `send` instead.
+
+    Only for uvicorn's websockets-sansio protocol with no extension negotiated (the hub runs
+    without per-message deflate, whose frames differ per connection): the frame bypasses its
+    websockets state machine, which tracks nothing for whole outgoing data frames."""
+    proto = getattr(socket, "direct_proto", None)
+    if proto is None or socket.direct_busy or socket.direct_backlog or socket.closed:
+        return False
+    if (
+        proto.close_sent
+        or proto.disconnected
+        or not proto.writable.is_set()
+        or proto.conn.state is not State.OPEN
+    ):
+        return False
+    proto.transport.write(frame)
+    global shared_writes
+    shared_writes += 1
+    return True
+
+
+def _frame_writer(ws: Any) -> Any | None:
+    """The uvicorn protocol behind engine.io's websocket wrapper, if frames may be written to
+    it directly (see `write_shared_frame`)."""
+    proto = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    if isinstance(proto, WebSocketsSansIOProtocol) and not proto.conn.extensions:
+        return proto
+    return None
 
 
 def backlog_of(socket: Any) -> int:
@@ -107,6 +151,7 @@ async def _websocket_handler(self: Any, ws: Any) -> None:
             queued.append(pkt.encode())
     self.direct_busy = False
     self.direct_backlog = queued
+    self.direct_proto = _frame_writer(ws)
     self.direct_ws = ws
     if queued:
         await _write(self, ws, queued.popleft())

@@ -28,7 +28,7 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from hub import metrics
-from hub.sockets.direct_socket import backlog_of
+from hub.sockets.direct_socket import backlog_of, shared_frame, write_shared_frame
 
 logger = logging.getLogger("dreamseed.sockets")
 
@@ -66,6 +66,10 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
             eio_packet.Packet(eio_packet.MESSAGE, p)
             for p in (encoded if isinstance(encoded, list) else [encoded])
         ]
+        # A text event is framed once for every recipient that can take the bytes as they are.
+        wire = (
+            shared_frame(frames[0].encode()) if len(frames) == 1 and not frames[0].binary else None
+        )
         laggards = []
         sockets = self.server.eio.sockets
         for sid, eio_sid in list(self.get_participants(namespace, room)):
@@ -74,6 +78,8 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
             socket = sockets.get(eio_sid)
             if socket is None:
                 continue  # gone between the room lookup and now
+            if wire is not None and write_shared_frame(socket, wire):
+                continue
             if backlog_of(socket) > self.max_backlog:
                 laggards.append(sid)
                 continue
