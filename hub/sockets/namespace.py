@@ -53,6 +53,9 @@ _CONNECT_STATE = """
                  WHERE p.user_id = $2 AND p.left_at IS NULL) AS contacts
     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"""
 
+# What stays of a websocket's handshake environ (see the end of `on_connect`).
+_ENVIRON_KEPT = ("REMOTE_ADDR", "HTTP_USER_AGENT")
+
 
 @dataclass
 class Connection:
@@ -113,9 +116,13 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if await came_online:
             await announce(self.ctx, actor.user_id, online=True, contacts=conn.contacts)
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-            # The request body reader (a class engine.io defines per request) is only used by
-            # long-polling; a websocket connection would keep it for its whole life.
-            environ.pop("wsgi.input", None)
+            # engine.io keeps the handshake's WSGI-style environ for the connection's whole
+            # life (~25 entries, the request's headers, and a body reader of a class it
+            # defines per request); nothing reads it after this. Shrunk in place: engine.io's
+            # frames and python-socketio hold this same dict.
+            kept = {key: environ[key] for key in _ENVIRON_KEPT if key in environ}
+            environ.clear()
+            environ.update(kept)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.connections.pop(sid, None)
