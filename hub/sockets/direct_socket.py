@@ -46,6 +46,32 @@ _stock_send = AsyncSocket.send
 _stock_close = AsyncSocket.close
 
 
+class _NoQueue:
+    """What a direct socket has for engine.io's queue: always empty, and loud if anything
+    still tries to queue to it (every path that would is replaced above)."""
+
+    def empty(self) -> bool:
+        return True
+
+    def qsize(self) -> int:
+        return 0
+
+    def get_nowait(self) -> Any:
+        raise asyncio.QueueEmpty()
+
+    def put_nowait(self, item: Any) -> None:
+        raise RuntimeError("a direct websocket socket has no queue")
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+    async def join(self) -> None:
+        return None
+
+
+NO_QUEUE = _NoQueue()
+
+
 def shared_frame(text: str) -> bytes:
     """A server's websocket text frame, the same bytes for every recipient (unmasked, no
     extension): a room's packet is framed once, not once per member."""
@@ -143,18 +169,20 @@ async def _websocket_handler(self: Any, ws: Any) -> None:
     self.connected = True
     self.upgraded = True
     # What was sent before the websocket was ours (the OPEN packet) goes first, in order.
-    queued: deque[str | bytes] = deque()
+    queued: list[str | bytes] = []
     while not self.queue.empty():
         pkt = self.queue.get_nowait()
         self.queue.task_done()
         if pkt is not None:
             queued.append(pkt.encode())
+    # The queue's four deques and event are ~2.5 kB a connection, unused from here on.
+    self.queue = NO_QUEUE
     self.direct_busy = False
-    self.direct_backlog = queued
+    self.direct_backlog = deque(queued[1:]) if len(queued) > 1 else None
     self.direct_proto = _frame_writer(ws)
     self.direct_ws = ws
     if queued:
-        await _write(self, ws, queued.popleft())
+        await _write(self, ws, queued[0])
     max_size = self.server.max_http_buffer_size
     while True:
         try:
