@@ -10,6 +10,7 @@ from uuid import UUID
 
 import jwt
 
+from hub import jwt_patches
 from hub.errors import DomainError, ErrorCode
 
 ALGORITHM = "HS256"
@@ -24,6 +25,7 @@ class AccessClaims:
 
 class TokenIssuer:
     def __init__(self, secret: str, access_ttl_s: int) -> None:
+        jwt_patches.install()  # every handshake and request decodes a token
         self._secret = secret
         self.access_ttl = timedelta(seconds=access_ttl_s)
 

@@ -119,6 +119,9 @@ FENCED: list[tuple[str, str, str]] = [
         "hub/sockets/guards.py",
         "723927bfa045c8b1",
     ),
+    # hub/jwt_patches.py: the same segment check, with a regular expression.
+    ("jwt.api_jws:PyJWS._decode_base64url_segment", "hub/jwt_patches.py", "64b31545cbe0d633"),
+    ("jwt.algorithms:HMACAlgorithm.prepare_key", "hub/jwt_patches.py", "6576e3aba0df3170"),
     ("firebase_admin.messaging:_get_messaging_service", "hub/notify/push.py", "32351f00ad25cac5"),
     (
         "firebase_admin.messaging:_MessagingService.__init__",
