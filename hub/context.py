@@ -16,7 +16,7 @@ from hub.files.storage import LocalStorage, Storage
 from hub.jobs import JobQueue
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
-from hub.ratelimit import RateLimiter
+from hub.ratelimit import RateLimiter, SharedLimiter
 from hub.settings import Settings
 from hub.tokens import TokenIssuer
 
@@ -30,7 +30,7 @@ class HubContext:
     tokens: TokenIssuer
     keys: RedisKeys
     rate_limiter: RateLimiter
-    message_limiter: RateLimiter
+    message_limiter: SharedLimiter
     presence: Presence
     jobs: JobQueue
     clock: Clock = field(default=utc_now)

@@ -15,7 +15,7 @@ from hub.files.storage import open_storage
 from hub.jobs import ArqJobs
 from hub.keys import RedisKeys
 from hub.presence.presence import Presence
-from hub.ratelimit import RateLimiter
+from hub.ratelimit import RateLimiter, SharedLimiter
 from hub.settings import Settings
 from hub.tokens import TokenIssuer
 
@@ -48,7 +48,7 @@ async def open_context(settings: Settings, bus: EventBus, host_id: str | None = 
         tokens=TokenIssuer(settings.jwt_secret, settings.access_token_ttl_s),
         keys=keys,
         rate_limiter=RateLimiter(redis, settings.rate_limit_per_minute, 60),
-        message_limiter=RateLimiter(redis, settings.message_rate_per_s, 1),
+        message_limiter=SharedLimiter(redis, settings.message_rate_per_s, 1),
         jobs=ArqJobs(pool, keys.job_queue, settings.redis_namespace),
         presence=Presence(redis, keys, host_id or uuid.uuid4().hex, settings.presence_ttl_s),
         storage=storage,
@@ -56,6 +56,7 @@ async def open_context(settings: Settings, bus: EventBus, host_id: str | None = 
 
 
 async def close_context(ctx: HubContext) -> None:
+    await ctx.message_limiter.close()
     await ctx.db.close()
     await ctx.redis.aclose()
     await ctx.storage.close()
