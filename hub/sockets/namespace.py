@@ -42,16 +42,9 @@ CLIENT_EVENTS: dict[str, type[BaseModel]] = {
 # Everything a connection needs from PostgreSQL, in one statement (one round trip inside the
 # acting transaction): its session row (the columns of LIVE_SESSION_SQL), its conversations
 # (a room each) and its direct contacts (told when it goes offline).
-_CONNECT_STATE = """
-    SELECT s.revoked_at, u.deleted_at,
-           ARRAY(SELECT p.conversation_id FROM participants p
-                 WHERE p.user_id = $2 AND p.left_at IS NULL) AS rooms,
-           ARRAY(SELECT o.user_id FROM participants p
-                 JOIN conversations c ON c.id = p.conversation_id AND c.kind = 'direct'
-                 JOIN participants o ON o.conversation_id = p.conversation_id
-                      AND o.user_id <> p.user_id AND o.left_at IS NULL
-                 WHERE p.user_id = $2 AND p.left_at IS NULL) AS contacts
-    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"""
+# The session row, the rooms and the direct contacts, with the acting user set inside: one
+# round trip, in a statement of its own (migration 0016; row-level security applies).
+_CONNECT_STATE = "SELECT * FROM app_connect_state($1, $2)"
 
 # What stays of a websocket's handshake environ (see the end of `on_connect`).
 _ENVIRON_KEPT = ("REMOTE_ADDR", "HTTP_USER_AGENT")
@@ -93,7 +86,7 @@ class HubNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         claims = verify_token(self.ctx, auth)
         actor = Actor(claims.user_id, claims.session_id)
-        async with self.ctx.db.acting_lean(actor.user_id) as db:
+        async with self.ctx.db.pool.acquire() as db:
             state = await db.fetchrow(_CONNECT_STATE, claims.session_id, claims.user_id)
         refusal = refusal_of_session(state)
         if refusal is not None:
