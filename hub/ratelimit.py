@@ -75,17 +75,18 @@ return out
 _BATCH_MAX = 256
 
 # What a SharedLimiter spent in its process since it last told Redis, added to each bucket:
-# ARGV is interval, then each key's now and hits. Answers each bucket's TAT as text, which
-# counts every hub's hits.
+# ARGV is interval, then per key the time of its last hit, the hits, and the process's own
+# TAT after them. The bucket moves by the hits (from whatever other hubs left there), and at
+# least to the process's own TAT: a sum of hits alone would miss that the process's bucket
+# was already ahead of "now" when they came. Answers each bucket's TAT as text.
 _GCRA_ADD = """
 local interval = tonumber(ARGV[1])
 local out = {}
 for i, key in ipairs(KEYS) do
-  local now = tonumber(ARGV[2 * i])
-  local hits = tonumber(ARGV[2 * i + 1])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  tat = tat + hits * interval
+  local now = tonumber(ARGV[3 * i - 1])
+  local hits = tonumber(ARGV[3 * i])
+  local own = tonumber(ARGV[3 * i + 1])
+  local tat = math.max((tonumber(redis.call('GET', key)) or 0) + hits * interval, own)
   redis.call('SET', key, tat, 'PX', math.ceil(tat - now + 1000))
   out[i] = tostring(tat)
 end
@@ -174,6 +175,9 @@ class LocalLimiter:
 
     def knows(self, key: str) -> bool:
         return key in self._tats
+
+    def tat_of(self, key: str, now_ms: float) -> float:
+        return self._tats.get(key, now_ms)
 
     def learn(self, key: str, tat_ms: float) -> None:
         """Take what the shared bucket says (it counts other processes' hits too)."""
@@ -265,7 +269,7 @@ class SharedLimiter:
                 args: list[float] = [self._interval_ms]
                 for key in chunk:
                     hits, now_ms = spent[key]
-                    args += [now_ms, hits]
+                    args += [now_ms, hits, self._local.tat_of(key, now_ms)]
                 try:
                     tats = await self._add(keys=chunk, args=args)
                 except RedisError as exc:

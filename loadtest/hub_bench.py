@@ -449,12 +449,14 @@ async def scenario_connect(bench: Bench) -> list[dict[str, Any]]:
         hubs = await bench.start_hubs(args.hubs)
         await asyncio.sleep(args.settle)
         rss_before, cpu_before, client_before = bench.hub_rss_kb(), bench.hub_cpu_s(), cpu_of_self()
+        servers_before = await bench.server_cpu_s()
         targets: list[tuple[int, str, RawEventHandler | None]] = [
             (hubs[i % len(hubs)].port, u.token, None) for i, u in enumerate(users)
         ]
         profiler = Profiler(bench, args.profile_s)
         socks, errors, elapsed = await connect_all(targets, args.concurrency, args.connect_timeout)
         hub_cpu = bench.hub_cpu_s() - cpu_before
+        servers = server_cpu_used(servers_before, await bench.server_cpu_s())
         await profiler.wait()
         client_cpu = cpu_of_self() - client_before
         connected = sum(s is not None for s in socks)
@@ -477,6 +479,8 @@ async def scenario_connect(bench: Bench) -> list[dict[str, Any]]:
             "hub_rss_after_mb": round(rss_after / 1024, 1),
             "rss_per_connection_kb": round((rss_after - rss_before) / max(1, connected), 2),
             "hub_cpu_per_connect_ms": round(hub_cpu / max(1, connected) * 1000, 3),
+            "postgres_cpu_per_connect_ms": _rounded(_div(servers["postgres"], connected / 1000), 3),
+            "redis_cpu_per_connect_ms": _rounded(_div(servers["redis"], connected / 1000), 3),
             "client_cpu_per_connect_ms": round(client_cpu / max(1, connected) * 1000, 3),
             "disconnect_all_s": round(drained, 2) if drained is not None else None,
             "hub_cpu_settle_disconnect_s": round(close_cpu, 2),
@@ -586,6 +590,7 @@ async def drive(
     hub_cpu = bench.hub_cpu_s() - cpu0
     servers = server_cpu_used(servers0, await bench.server_cpu_s())
     return {
+        "wall_s": round(wall, 2),
         "send_s": round(send_s, 2),
         "drain_s": round(drain_s, 2),
         "hub_cpu_s": round(hub_cpu, 2),
@@ -993,8 +998,16 @@ async def bus_round(
     def delivered() -> bool:
         return sum(len(s) for s in seen) >= len(flow.acked_ok)
 
+    # Each hub's CPU with its sockets connected and no messages (presence refresh, pings, bus
+    # heartbeats): paid per hub whatever the rate, so it is reported apart from the per-message
+    # cost, which is what the bus's routing changes.
+    idle0, idle_started = bench.hub_cpu_s(), time.perf_counter()
+    await asyncio.sleep(args.idle)
+    idle_per_s = (bench.hub_cpu_s() - idle0) / (time.perf_counter() - idle_started)
     per_hub0 = [h.cpu_s() for h in hubs]
-    timing = await drive(bench, flow, args.rate, args.duration, send, delivered)
+    rate = args.rate * hub_count if args.rate_per_hub else args.rate
+    timing = await drive(bench, flow, rate, args.duration, send, delivered)
+    net_cpu_s = timing["hub_cpu_s"] - idle_per_s * timing["wall_s"]
     per_hub = [round(h.cpu_s() - c, 2) for h, c in zip(hubs, per_hub0, strict=True)]
     delivered_all: set[int] = set().union(*seen)
     run = {
@@ -1002,7 +1015,7 @@ async def bus_round(
         "hubs": hub_count,
         "placement": args.placement,
         "pairs": args.pairs,
-        "offered_rate": args.rate,
+        "offered_rate": rate,
         "connect_s": round(connect_s, 2),
         "sent": flow.sent,
         "acked_ok": len(flow.acked_ok),
@@ -1011,6 +1024,8 @@ async def bus_round(
         "duplicated": flow.dups,
         "send_to_delivery": latency_summary(flow.deliver_lat),
         "hub_cpu_per_message_ms": round(timing["hub_cpu_s"] / max(1, flow.acks) * 1000, 3),
+        "hub_idle_cpu_util": round(idle_per_s, 4),
+        "hub_cpu_per_message_net_ms": round(net_cpu_s / max(1, flow.acks) * 1000, 3),
         "hub_cpu_s_each": per_hub,
         **timing,
     }
@@ -1027,7 +1042,8 @@ async def scenario_bus(bench: Bench) -> list[dict[str, Any]]:
     should not grow with the number of hubs. Runs alternate the counts, so a noisy minute of
     the shared machine does not fall on one count only."""
     args = bench.args
-    if args.rate / args.pairs > args.message_rate_per_s:
+    top_rate = args.rate * max(int(c) for c in str(args.hub_counts).split(","))
+    if (top_rate if args.rate_per_hub else args.rate) / args.pairs > args.message_rate_per_s:
         raise BenchError("messages/s a sender is over the hub's per-user limit: add --pairs")
 
     async def make(seeder: Seeder) -> tuple[list[SeededUser], list[SeededUser], list[Any]]:
@@ -1314,6 +1330,18 @@ def parser() -> argparse.ArgumentParser:
         choices=("local", "cross"),
         default="local",
         help="a pair on one hub, or its receiver on the next hub",
+    )
+    bs.add_argument(
+        "--rate-per-hub",
+        action="store_true",
+        help="--rate is per hub (4 hubs: 4x the messages): each hub's own load stays the same",
+    )
+    bs.add_argument(
+        "--idle",
+        type=float,
+        default=5.0,
+        help="seconds of hub CPU read with every socket connected and no load (net of it: "
+        "hub_cpu_per_message_net_ms)",
     )
     common(bs, 2)
 

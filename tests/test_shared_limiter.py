@@ -55,6 +55,25 @@ async def test_one_hub_allows_exactly_the_burst_then_refuses(redis: Redis, key: 
     await redis.delete(key)
 
 
+async def test_sharing_between_hits_does_not_count_them_twice(redis: Redis, key: str) -> None:
+    """17 hits 40 ms apart, shared after every third: the process's bucket is already ahead
+    of "now" when they come, and sharing must move Redis's to the same place, not further
+    (the GCRA allows hit i while 40 i >= 100 i - 900: the first 16)."""
+    limiter = SharedLimiter(redis, 10, 1, sync_s=0.001)
+    start = 20_000_000
+    allowed = []
+    for i in range(17):
+        allowed.append((await limiter.hit(key, start + 40 * i)).allowed)
+        if i % 3 == 0 and i > 0:  # the first share comes after 3 local hits, 120 ms in
+            await _synced(limiter, limiter.syncs + 1)
+    assert allowed == [True] * 16 + [False]
+    if limiter._sync_due is not None or limiter._syncing is not None:
+        await _synced(limiter, limiter.syncs + 1)
+    assert float(await redis.get(key)) == pytest.approx(start + 16 * INTERVAL_MS)
+    await limiter.close()
+    await redis.delete(key)
+
+
 async def test_a_second_hub_gets_only_what_the_first_left(redis: Redis, key: str) -> None:
     """Hub A spends 6 of the 10 and shares it; hub B, asking Redis first, gets the other 4."""
     a, b = SharedLimiter(redis, 10, 1, sync_s=0.01), SharedLimiter(redis, 10, 1, sync_s=0.01)

@@ -14,15 +14,13 @@ from uuid import UUID
 from hub.chat import attachments, partitions
 from hub.chat.rows import MESSAGE_COLUMNS, message_event
 from hub.context import Actor, HubContext
-from schema.models.chat import SyncRequest
+from schema.models.chat import SyncPosition, SyncRequest
 
 
 async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, Any]:
     positions = body.positions()
     ids = list(positions)
-    async with ctx.db.acting(actor.user_id) as conn:
-        # Changes reach back to any month, archived ones too (hub/chat/partitions.py).
-        await partitions.reading_archive(conn)
+    async with ctx.db.acting_lean(actor.user_id) as conn:
         convs = {
             r["id"]: r
             for r in await conn.fetch(
@@ -35,6 +33,13 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
         wanted = [
             cid for cid in ids if cid in convs and positions[cid].seq <= convs[cid]["last_seq"]
         ]
+        if not any(_behind(positions[cid], convs[cid]) for cid in wanted):
+            # Up to date (every client after a hub restart, at once): the counters are the
+            # whole answer, and the message reads below would all come back empty.
+            return _shape(actor, positions, convs, [], [], [], body.limit)
+        # Changes reach back to any month, archived ones too (hub/chat/partitions.py): taken
+        # before the first read of `messages`.
+        await partitions.reading_archive(conn)
         # The hot months first; conversations whose page there has a hole or stops short of
         # their last seq (seqs are gap-free) are read again over every month.
         hot = partitions.hot_since(ctx.clock(), ctx.settings)
@@ -78,6 +83,15 @@ async def sync(ctx: HubContext, actor: Actor, body: SyncRequest) -> dict[str, An
             ],
         )
     return shaped
+
+
+def _behind(position: SyncPosition, conv: Any) -> bool:
+    """Whether the conversation holds anything after the client's position: a message after
+    its seq, or (when it gives one) a change after its change position. Every edit, deletion
+    and membership change takes its number from the conversation's change_seq."""
+    if position.seq < conv["last_seq"]:
+        return True
+    return position.change is not None and position.change < conv["change_seq"]
 
 
 _NEW = f"""
