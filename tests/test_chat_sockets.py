@@ -241,7 +241,7 @@ async def test_sync_of_an_up_to_date_client_answers_counters_and_a_change_only_l
 ) -> None:
     """Up to date (the answer a whole class gets after a hub restart): no messages, the
     counters; behind by an edit only (its seq is current): exactly that edit."""
-    org, teacher, students, conv = await _class_room(factory)
+    _, teacher, students, conv = await _class_room(factory)
     t, s = await connect(teacher), await connect(students[0])
     ack = await t.call("message.send", _send(conv, "hello"))
     await s.next("message.new")
