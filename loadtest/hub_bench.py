@@ -1354,10 +1354,13 @@ async def restart_round(
     st.kill_at = time.perf_counter()
     signum = signal.SIGKILL if args.signal == "kill" else signal.SIGTERM
     hub, exit_s = await bench.restart_hub(hub, signum)
-    profiler = Profiler(bench, args.profile_s)  # the new hub, from its start
+
+    profilers: list[Profiler] = []
 
     async def ready_at() -> float:
         await bench._wait_ready(hub)
+        # py-spy cannot attach to an interpreter still starting: record from readiness.
+        profilers.append(Profiler(bench, args.profile_s))
         return time.perf_counter()
 
     ready = asyncio.ensure_future(ready_at())
@@ -1380,7 +1383,8 @@ async def restart_round(
     stop.set()
     await sender
     await wait_for(st.delivered, args.drain)
-    await profiler.wait()
+    for profiler in profilers:
+        await profiler.wait()
     counted = await hub_sockets(hub)
     up = sorted(s.up_at - st.kill_at for s in st.socks if s.up_at is not None and s.drops)
     synced = sorted(
@@ -1721,7 +1725,7 @@ def parser() -> argparse.ArgumentParser:
         "--profile-s",
         type=float,
         default=40.0,
-        help="seconds of py-spy recording of the new hub from its start (with --py-spy)",
+        help="seconds of py-spy recording of the new hub from its readiness (with --py-spy)",
     )
     common(rs, 1)
     rs.add_argument("--drain", type=float, default=15.0, help="seconds for the last acks")
