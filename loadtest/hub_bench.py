@@ -221,7 +221,7 @@ class Bench:
                 "MESSAGE_RATE_PER_S": str(self.args.message_rate_per_s),
                 "LOG_LEVEL": "warning",
                 # One load client stands for thousands of people: no per-address caps.
-                "CONNECTS_PER_IP_PER_S": "1000000",
+                "CONNECTS_PER_IP_PER_S": str(self.args.connects_per_ip_per_s),
                 "MAX_IN_FLIGHT_PER_CLIENT": "1000000",
                 "PYTHONUNBUFFERED": "1",
                 # the hub's own sources first (--hub-src: e.g. a git worktree of another commit)
@@ -1642,6 +1642,13 @@ def parser() -> argparse.ArgumentParser:
             default="embedded",
             help="embedded: start PostgreSQL and Redis for this run (their CPU is all ours); "
             "local: use --pg-admin and --redis-url (only our PostgreSQL backends are counted)",
+        )
+        sp.add_argument(
+            "--connects-per-ip-per-s",
+            type=int,
+            default=1_000_000,
+            help="CONNECTS_PER_IP_PER_S given to the hubs (theirs is 50: every client here "
+            "comes from 127.0.0.1)",
         )
         sp.add_argument("--token-ttl-s", type=int, default=3600)
         sp.add_argument("--hub-core", type=int, default=0)
