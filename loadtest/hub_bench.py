@@ -70,6 +70,7 @@ import asyncpg
 from lean_client import (
     Backoff,
     LeanSocket,
+    ProtocolError,
     RawEventHandler,
     ReconnectingSocket,
     Refused,
@@ -402,6 +403,8 @@ async def connect_all(
                 )
             except Refused as exc:
                 errors[f"refused: {exc.data}"] += 1
+            except ProtocolError as exc:  # e.g. the per-address handshake cap's 403
+                errors[str(exc)] += 1
             except TimeoutError:
                 errors["timeout"] += 1
             except OSError as exc:
@@ -1326,6 +1329,17 @@ async def restart_round(
         (hub.port, u.token, st.receiver(peer)) for u, peer in zip(users, st.peers, strict=True)
     ]
     socks, errors, connect_s = await connect_all(targets, args.concurrency, args.connect_timeout)
+    started = time.perf_counter() - connect_s
+    while None in socks and time.perf_counter() - started < args.recover_timeout:
+        # Refused by a per-address cap (--connects-per-ip-per-s): the rest, a second later.
+        await asyncio.sleep(1)
+        missing = [i for i, sock in enumerate(socks) if sock is None]
+        again, _, _ = await connect_all(
+            [targets[i] for i in missing], args.concurrency, args.connect_timeout
+        )
+        for i, sock in zip(missing, again, strict=True):
+            socks[i] = sock
+    connect_s = time.perf_counter() - started
     backoff = Backoff(args.backoff_first, args.backoff_max, args.backoff_jitter)
     st.socks = [
         ReconnectingSocket(
