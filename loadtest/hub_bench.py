@@ -1218,7 +1218,8 @@ class Restart:
                 for cmid in list(self.pending[index]):
                     self.resent += 1
                     self.emit(index, cmid)
-            await self.resync(rs, self.peers[index])
+            if not self.args.no_sync:
+                await self.resync(rs, self.peers[index])
 
         return up
 
@@ -1382,7 +1383,7 @@ async def restart_round(
         lambda: all(s.sock is not None and s.drops for s in st.socks), args.recover_timeout
     )
     all_up = time.perf_counter() - st.kill_at
-    everyone_synced = await wait_for(
+    everyone_synced = not args.no_sync and await wait_for(
         lambda: all(p.synced_at is not None and p.synced_at >= st.kill_at for p in st.peers),
         max(1.0, args.recover_timeout - all_up),
     )
@@ -1739,6 +1740,12 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--after", type=float, default=5.0, help="seconds of load after recovery")
     rs.add_argument("--recover-timeout", type=float, default=180.0)
     rs.add_argument("--sync-timeout", type=float, default=20.0, help="seconds for a sync ack")
+    rs.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="clients do not sync after reconnecting (what sync costs; `lost` must then show "
+        "the messages stored while their recipient was away)",
+    )
     rs.add_argument("--backoff-first", type=float, default=1.0, help="first delay (scaled)")
     rs.add_argument("--backoff-max", type=float, default=5.0)
     rs.add_argument("--backoff-jitter", type=float, default=0.5, help="delay *= 1 - U(0, j)")
