@@ -1140,7 +1140,7 @@ class Restart:
     sync_errors: Counter[str] = field(default_factory=Counter)
     other_events: Counter[str] = field(default_factory=Counter)
     sent: int = 0
-    held: int = 0  # sends made while their sender was disconnected (emitted on reconnect)
+    held: int = 0  # emits (sends, retries) while the sender was down: made again on reconnect
     resent: int = 0
     stored_twice: int = 0  # a resent client_msg_id acked with another message id
     kill_at: float = float("inf")
@@ -1262,11 +1262,12 @@ class Restart:
     # -- results ----------------------------------------------------------------------------------
     def lost(self) -> int:
         return sum(
-            cmid not in self.peers[self.senders_partner(pair)].got
+            cmid not in self.peers[self.recipient(pair)].got
             for cmid, (pair, _) in self.acked.items()
         )
 
-    def senders_partner(self, pair: int) -> int:
+    def recipient(self, pair: int) -> int:
+        """The peer that receives what pair `pair` sends: its second member."""
         return len(self.peers) // 2 + pair
 
     def delivered(self) -> bool:
