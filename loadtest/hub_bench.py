@@ -1325,7 +1325,14 @@ async def restart_round(
 ) -> dict[str, Any]:
     args = bench.args
     (hub,) = await bench.start_hubs(1)
-    st = Restart(args, [Peer(c) for c in conv_ids], senders=args.senders)
+    # Each client starts where its conversation is (a repeat reuses the conversations).
+    conn = await asyncpg.connect(bench.owner_dsn)
+    try:
+        rows = await conn.fetch("SELECT id::text, last_seq FROM conversations")
+    finally:
+        await conn.close()
+    last_seq = {r["id"]: int(r["last_seq"]) for r in rows}
+    st = Restart(args, [Peer(c, last_seq[c]) for c in conv_ids], senders=args.senders)
     st.pending = [{} for _ in range(st.senders)]
     targets: list[tuple[int, str, RawEventHandler | None]] = [
         (hub.port, u.token, st.receiver(peer)) for u, peer in zip(users, st.peers, strict=True)
