@@ -20,6 +20,13 @@ Scenarios::
               all for T seconds, so the hub makes N*R deliveries/s.
     announce  one announcement conversation with N online members; the teacher sends one
               message and we time the last member's delivery. Repeated K times.
+    bus       the same pairs and rate on 1, 2 and 4 hubs: hub CPU per message.
+    restart   N users in N/2 direct pairs on one hub, S pairs sending R messages/s in all; the
+              hub is SIGKILLed (or SIGTERMed) and a fresh process started on its port. Every
+              client reconnects by itself (socket.io-client's jittered backoff) and calls
+              `sync` from its last contiguous seq; senders resend what was never acked (same
+              client_msg_id). Time until all are back and synced, failed attempts by reason,
+              hub CPU, and lost (acked, never received live or by sync) / duplicated.
 
 Examples (see loadtest/README.md, "Hub benchmark", for the figures)::
 
@@ -27,6 +34,7 @@ Examples (see loadtest/README.md, "Hub benchmark", for the figures)::
     .venv/bin/python loadtest/hub_bench.py chat --pairs 500 --rate 1000 --duration 60 --hubs 2
     .venv/bin/python loadtest/hub_bench.py room --members 1000 --rate 20 --duration 30
     .venv/bin/python loadtest/hub_bench.py announce --members 5000 --repeat 5
+    .venv/bin/python loadtest/hub_bench.py restart --n 10000 --signal kill --repeat 1
 
 The hub is run as configured by default (MESSAGE_RATE_PER_S=10 a user, DB pool of 10): the
 scenarios stay within the per-user message limit (2 messages/s a sender by default).
@@ -41,6 +49,7 @@ import gc
 import json
 import os
 import platform
+import random
 import resource
 import secrets
 import shutil
@@ -58,7 +67,17 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from lean_client import LeanSocket, RawEventHandler, Refused, raw_string_field
+from lean_client import (
+    Backoff,
+    LeanSocket,
+    ProtocolError,
+    RawEventHandler,
+    ReconnectingSocket,
+    Refused,
+    UpHandler,
+    loads,
+    raw_string_field,
+)
 from redis.asyncio import Redis
 from seed import SeededUser, Seeder, create_database, drop_database, require_local
 from servers import Servers, process_cpu_s
@@ -70,7 +89,7 @@ from hub.tokens import TokenIssuer  # noqa: E402
 
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SCENARIOS = ("connect", "chat", "room", "announce", "bus")
+SCENARIOS = ("connect", "chat", "room", "announce", "bus", "restart")
 
 
 class BenchError(Exception):
@@ -203,7 +222,7 @@ class Bench:
                 "MESSAGE_RATE_PER_S": str(self.args.message_rate_per_s),
                 "LOG_LEVEL": "warning",
                 # One load client stands for thousands of people: no per-address caps.
-                "CONNECTS_PER_IP_PER_S": "1000000",
+                "CONNECTS_PER_IP_PER_S": str(self.args.connects_per_ip_per_s),
                 "MAX_IN_FLIGHT_PER_CLIENT": "1000000",
                 "PYTHONUNBUFFERED": "1",
                 # the hub's own sources first (--hub-src: e.g. a git worktree of another commit)
@@ -213,37 +232,55 @@ class Bench:
         return env
 
     async def start_hubs(self, count: int) -> list[Hub]:
-        taskset = shutil.which("taskset") if self.pinned else None
         for i in range(count):
-            port = _free_port()
-            log = self.log_dir / f"hub-{i}-{port}.log"
-            cmd = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                # As the Procfile runs the hub.
-                "--no-access-log",
-                "--no-proxy-headers",
-                "--ws-per-message-deflate",
-                "false",
-            ]
-            if taskset:
-                cmd = [taskset, "-c", str(self.args.hub_core), *cmd]
-            hub = Hub(i, port, _spawn(cmd, self.hub_env, log, self.args.hub_src), log)
-            self.hubs.append(hub)
-            if self.pinned and not taskset:
-                os.sched_setaffinity(hub.pid, {self.args.hub_core})
+            self.hubs.append(self._launch(i, _free_port()))
         for hub in self.hubs:
             await self._wait_ready(hub)
         return list(self.hubs)
+
+    def _launch(self, index: int, port: int) -> Hub:
+        """One hub process on `port` (not waited for)."""
+        taskset = shutil.which("taskset") if self.pinned else None
+        log = self.log_dir / f"hub-{index}-{port}-{secrets.token_hex(2)}.log"
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            # As the Procfile runs the hub.
+            "--no-access-log",
+            "--no-proxy-headers",
+            "--ws-per-message-deflate",
+            "false",
+        ]
+        if taskset:
+            cmd = [taskset, "-c", str(self.args.hub_core), *cmd]
+        hub = Hub(index, port, _spawn(cmd, self.hub_env, log, self.args.hub_src), log)
+        if self.pinned and not taskset:
+            os.sched_setaffinity(hub.pid, {self.args.hub_core})
+        return hub
+
+    async def restart_hub(self, hub: Hub, signum: signal.Signals) -> tuple[Hub, float]:
+        """Stop `hub` with `signum`, wait for it to exit, start a fresh process on its port.
+        Returns the new hub (not yet ready) and how long the old one took to exit."""
+        started = time.perf_counter()
+        hub.proc.send_signal(signum)
+        try:
+            await asyncio.to_thread(hub.proc.wait, 60)
+        except subprocess.TimeoutExpired:
+            hub.proc.kill()
+            await asyncio.to_thread(hub.proc.wait, 10)
+        exited = time.perf_counter() - started
+        fresh = self._launch(hub.index, hub.port)
+        self.hubs[self.hubs.index(hub)] = fresh
+        return fresh, exited
 
     async def _wait_ready(self, hub: Hub) -> None:
         deadline = time.monotonic() + 60
@@ -366,6 +403,8 @@ async def connect_all(
                 )
             except Refused as exc:
                 errors[f"refused: {exc.data}"] += 1
+            except ProtocolError as exc:  # e.g. the per-address handshake cap's 403
+                errors[str(exc)] += 1
             except TimeoutError:
                 errors["timeout"] += 1
             except OSError as exc:
@@ -1070,6 +1109,381 @@ def bus_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {f"hubs_{count}": medians(group) for count, group in sorted(by_count.items())}
 
 
+# --- a hub restarted under N clients (issue 12, target 2) -------------------------------------
+
+
+@dataclass(eq=False)
+class Peer:
+    """What one client of the restart scenario has seen of its direct conversation.
+
+    `watermark` is the highest seq up to which it has every message (live, by sync, or its
+    own acked sends): the position it syncs from, so a hole in live delivery is filled too."""
+
+    conv_id: str
+    watermark: int = 0
+    ahead: set[int] = field(default_factory=set)
+    got: set[bytes] = field(default_factory=set)  # client_msg_ids, live or by sync
+    live: set[bytes] = field(default_factory=set)
+    dups: int = 0
+    # Live messages that came while an earlier seq was still missing: expected between the
+    # drop and the end of the sync (the sync fills the hole); otherwise a reordering or a hole.
+    gaps_catching_up: int = 0
+    gaps: int = 0
+    synced_at: float | None = None
+    syncs: int = 0
+
+    def saw(self, seq: int) -> None:
+        if seq <= self.watermark:
+            return
+        self.ahead.add(seq)
+        while self.watermark + 1 in self.ahead:
+            self.watermark += 1
+            self.ahead.discard(self.watermark)
+
+
+@dataclass
+class Restart:
+    """One run of the restart scenario: clients, their sends, and the recovery's counters."""
+
+    args: argparse.Namespace
+    peers: list[Peer]
+    socks: list[ReconnectingSocket] = field(default_factory=list)
+    senders: int = 0  # pairs whose first member sends
+    pending: list[dict[bytes, dict[str, Any]]] = field(default_factory=list)
+    acked: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # cmid -> (pair, id)
+    ack_errors: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    sync_errors: Counter[str] = field(default_factory=Counter)
+    other_events: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    held: int = 0  # emits (sends, retries) while the sender was down: made again on reconnect
+    resent: int = 0
+    stored_twice: int = 0  # a resent client_msg_id acked with another message id
+    kill_at: float = float("inf")
+    rng: random.Random = field(default_factory=lambda: random.Random(secrets.randbits(32)))
+
+    def receiver(self, peer: Peer) -> RawEventHandler:
+        def on_event(raw: bytes, now: float) -> None:
+            if not raw.startswith(b'["message.new"'):
+                self.other_events[_event_name(raw)] += 1
+                return
+            message = loads(raw)[1]
+            seq = int(message["seq"])
+            if seq > peer.watermark + 1:
+                if peer.synced_at is None and now >= self.kill_at:
+                    peer.gaps_catching_up += 1
+                else:
+                    peer.gaps += 1
+            peer.saw(seq)
+            cmid = str(message.get("client_msg_id") or "").encode()
+            if cmid in peer.live:
+                peer.dups += 1
+                return
+            peer.live.add(cmid)
+            peer.got.add(cmid)
+
+        return on_event
+
+    # -- sending ------------------------------------------------------------------------------
+    def send(self, n: int, tag: str) -> None:
+        pair = n % self.senders
+        cmid = f"{tag}-{n}"
+        self.pending[pair][cmid.encode()] = {
+            "conversation_id": self.peers[pair].conv_id,
+            "client_msg_id": cmid,
+            "content": f"hello {n}",
+            "message_type": "text",
+        }
+        self.sent += 1
+        self.emit(pair, cmid.encode())
+
+    def emit(self, pair: int, cmid: bytes) -> None:
+        payload = self.pending[pair].get(cmid)
+        sock = self.socks[pair].sock
+        if payload is None:
+            return
+        if sock is None:  # as socket.io clients buffer: sent when connected again
+            self.held += 1
+            return
+        sock.emit("message.send", payload, self.on_ack(pair, cmid))
+
+    def on_ack(self, pair: int, cmid: bytes) -> Callable[[Any, float], None]:
+        def on_ack(payload: Any, now: float) -> None:
+            if isinstance(payload, dict) and "error" not in payload:
+                earlier = self.acked.get(cmid)
+                if earlier is not None and earlier[1] != payload["id"]:
+                    self.stored_twice += 1
+                self.acked[cmid] = (pair, str(payload["id"]))
+                self.pending[pair].pop(cmid, None)
+                self.peers[pair].saw(int(payload["seq"]))
+                return
+            err = payload.get("error", {}) if isinstance(payload, dict) else {}
+            self.ack_errors[str(err.get("code", payload))] += 1
+            if err.get("retry_after") is not None:
+                delay = float(err["retry_after"]) * (1 + self.rng.random())
+                asyncio.get_running_loop().call_later(delay, self.emit, pair, cmid)
+            else:
+                self.pending[pair].pop(cmid, None)
+
+        return on_ack
+
+    # -- coming back ----------------------------------------------------------------------------
+    def on_up(self, index: int) -> UpHandler:
+        async def up(rs: ReconnectingSocket) -> None:
+            if index < self.senders:  # what the dead connection never had acked, first
+                for cmid in list(self.pending[index]):
+                    self.resent += 1
+                    self.emit(index, cmid)
+            if not self.args.no_sync:
+                await self.resync(rs, self.peers[index])
+
+        return up
+
+    async def resync(self, rs: ReconnectingSocket, peer: Peer) -> None:
+        """`sync` from the watermark until the hub has nothing more; busy answers are retried
+        after their retry_after (with jitter). A drop ends it: the next connection syncs."""
+        while True:
+            sock = rs.sock
+            if sock is None:
+                return
+            peer.syncs += 1
+            try:
+                reply = await sock.call(
+                    "sync",
+                    {"conversations": {peer.conv_id: peer.watermark}, "limit": 100},
+                    self.args.sync_timeout,
+                )
+            except TimeoutError:
+                self.sync_errors["timeout"] += 1
+                continue
+            except ConnectionError:
+                self.sync_errors["dropped"] += 1
+                return
+            error = reply.get("error") if isinstance(reply, dict) else {"code": repr(reply)}
+            if error is not None:
+                self.sync_errors[str(error.get("code"))] += 1
+                await asyncio.sleep(float(error.get("retry_after") or 1) * (1 + self.rng.random()))
+                continue
+            entry = reply["conversations"][peer.conv_id]
+            if "error" in entry:
+                self.sync_errors[f"conversation: {entry['error'].get('code')}"] += 1
+                return
+            for message in entry["messages"]:
+                peer.saw(int(message["seq"]))
+                peer.got.add(str(message.get("client_msg_id") or "").encode())
+            if not entry["has_more"]:
+                peer.synced_at = time.perf_counter()
+                return
+
+    # -- results ----------------------------------------------------------------------------------
+    def lost(self) -> int:
+        return sum(
+            cmid not in self.peers[self.recipient(pair)].got
+            for cmid, (pair, _) in self.acked.items()
+        )
+
+    def recipient(self, pair: int) -> int:
+        """The peer that receives what pair `pair` sends: its second member."""
+        return len(self.peers) // 2 + pair
+
+    def delivered(self) -> bool:
+        return not any(self.pending) and self.lost() == 0
+
+
+async def pace_until(rate: float, stop: asyncio.Event, send: Callable[[int], None]) -> None:
+    """Open-loop sender until `stop`: message n leaves n / rate seconds after the start."""
+    started = time.perf_counter()
+    n = 0
+    while not stop.is_set():
+        due = int((time.perf_counter() - started) * rate) + 1
+        while n < due:
+            send(n)
+            n += 1
+        await asyncio.sleep(0.005)
+
+
+async def wait_for(done: Callable[[], bool], wait_s: float, step: float = 0.05) -> bool:
+    deadline = time.perf_counter() + wait_s
+    while not done():
+        if time.perf_counter() > deadline:
+            return False
+        await asyncio.sleep(step)
+    return True
+
+
+async def scenario_restart(bench: Bench) -> list[dict[str, Any]]:
+    """N users in N/2 direct pairs on one hub; a light send load; the hub is killed (or
+    stopped) and started again on its port; every client comes back by itself and syncs."""
+    args = bench.args
+    if args.n % 2 or args.senders > args.n // 2:
+        raise BenchError("--n must be even, and --senders at most --n / 2")
+    if args.rate / args.senders > args.message_rate_per_s:
+        raise BenchError("messages/s a sender is over the hub's per-user limit: add --senders")
+
+    async def make(seeder: Seeder) -> tuple[list[SeededUser], list[Any]]:
+        firsts = await seeder.users(args.n // 2, "student")
+        seconds = await seeder.users(args.n // 2, "teacher")
+        convs = await seeder.directs(list(zip(firsts, seconds, strict=True)))
+        return firsts + seconds, convs
+
+    t = time.perf_counter()
+    users, convs = await with_seeder(bench, make)
+    print(f"seeded {args.n} users in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    conv_ids = [str(c) for c in convs] * 2
+    runs = []
+    for rep in range(args.repeat):
+        runs.append(await restart_round(bench, rep, users, conv_ids))
+    return runs
+
+
+async def restart_round(
+    bench: Bench, rep: int, users: list[SeededUser], conv_ids: list[str]
+) -> dict[str, Any]:
+    args = bench.args
+    (hub,) = await bench.start_hubs(1)
+    # Each client starts where its conversation is (a repeat reuses the conversations).
+    conn = await asyncpg.connect(bench.owner_dsn)
+    try:
+        rows = await conn.fetch("SELECT id::text, last_seq FROM conversations")
+    finally:
+        await conn.close()
+    last_seq = {r["id"]: int(r["last_seq"]) for r in rows}
+    st = Restart(args, [Peer(c, last_seq[c]) for c in conv_ids], senders=args.senders)
+    st.pending = [{} for _ in range(st.senders)]
+    targets: list[tuple[int, str, RawEventHandler | None]] = [
+        (hub.port, u.token, st.receiver(peer)) for u, peer in zip(users, st.peers, strict=True)
+    ]
+    socks, errors, connect_s = await connect_all(targets, args.concurrency, args.connect_timeout)
+    started = time.perf_counter() - connect_s
+    while None in socks and time.perf_counter() - started < args.recover_timeout:
+        # Refused by a per-address cap (--connects-per-ip-per-s): the rest, a second later.
+        await asyncio.sleep(1)
+        missing = [i for i, sock in enumerate(socks) if sock is None]
+        again, _, _ = await connect_all(
+            [targets[i] for i in missing], args.concurrency, args.connect_timeout
+        )
+        for i, sock in zip(missing, again, strict=True):
+            socks[i] = sock
+    connect_s = time.perf_counter() - started
+    backoff = Backoff(args.backoff_first, args.backoff_max, args.backoff_jitter)
+    st.socks = [
+        ReconnectingSocket(
+            HOST,
+            hub.port,
+            u.token,
+            t[2],
+            backoff,
+            st.rng,
+            st.failures,
+            st.on_up(i),
+            args.connect_timeout,
+        ).attach(sock)
+        for i, (u, t, sock) in enumerate(
+            zip(users, targets, require(socks, errors, "clients"), strict=True)
+        )
+    ]
+    print(f"  run {rep + 1}: {args.n} connected in {connect_s:.1f} s", file=sys.stderr)
+    client_gc_quiet()
+    stop = asyncio.Event()
+    tag = secrets.token_hex(3)
+    sender = asyncio.ensure_future(pace_until(args.rate, stop, lambda n: st.send(n, tag)))
+    await asyncio.sleep(args.before)
+    acked_before = len(st.acked)
+    servers0, client0 = await bench.server_cpu_s(), cpu_of_self()
+    st.kill_at = time.perf_counter()
+    signum = signal.SIGKILL if args.signal == "kill" else signal.SIGTERM
+    hub, exit_s = await bench.restart_hub(hub, signum)
+
+    profilers: list[Profiler] = []
+
+    async def ready_at() -> float:
+        await bench._wait_ready(hub)
+        # py-spy cannot attach to an interpreter still starting: record from readiness.
+        profilers.append(Profiler(bench, args.profile_s))
+        return time.perf_counter()
+
+    ready = asyncio.ensure_future(ready_at())
+    everyone_up = await wait_for(
+        lambda: all(s.sock is not None and s.drops for s in st.socks), args.recover_timeout
+    )
+    all_up = time.perf_counter() - st.kill_at
+    everyone_synced = not args.no_sync and await wait_for(
+        lambda: all(p.synced_at is not None and p.synced_at >= st.kill_at for p in st.peers),
+        max(1.0, args.recover_timeout - all_up),
+    )
+    recovered = time.perf_counter()
+    hub_cpu = hub.cpu_s()  # the new process's whole life: start-up and every reconnection
+    servers = server_cpu_used(servers0, await bench.server_cpu_s())
+    client_cpu = cpu_of_self() - client0
+    ready_s = None
+    with contextlib.suppress(BenchError, TimeoutError):
+        ready_s = round(await asyncio.wait_for(ready, 5) - st.kill_at, 2)
+    await asyncio.sleep(args.after)
+    stop.set()
+    await sender
+    await wait_for(st.delivered, args.drain)
+    for profiler in profilers:
+        await profiler.wait()
+    counted = await hub_sockets(hub)
+    up = sorted(s.up_at - st.kill_at for s in st.socks if s.up_at is not None and s.drops)
+    synced = sorted(
+        p.synced_at - st.kill_at for p in st.peers if p.synced_at and p.synced_at >= st.kill_at
+    )
+    wall = recovered - st.kill_at
+    run = {
+        "repeat": rep + 1,
+        "clients": args.n,
+        "signal": args.signal,
+        "offered_rate": args.rate,
+        "connect_s": round(connect_s, 2),
+        "old_hub_exit_s": round(exit_s, 2),
+        "hub_ready_s": ready_s,
+        "dropped": sum(s.drops > 0 for s in st.socks),
+        "reconnected": len(up),
+        "first_reconnect_s": round(up[0], 2) if up else None,
+        "never_reconnected": args.n - len(up) if not everyone_up else 0,
+        "reconnect_p50_s": round(percentile(up, 50), 2),
+        "reconnect_p99_s": round(percentile(up, 99), 2),
+        "all_reconnected_s": round(up[-1], 2) if everyone_up and up else None,
+        "synced": len(synced),
+        "sync_p50_s": round(percentile(synced, 50), 2),
+        "sync_p99_s": round(percentile(synced, 99), 2),
+        "all_synced_s": round(synced[-1], 2) if everyone_synced and synced else None,
+        "attempts": sum(s.attempts for s in st.socks),
+        "failed_attempts": sum(st.failures.values()),
+        "failures": dict(st.failures.most_common()),
+        "syncs": sum(p.syncs for p in st.peers),
+        "sync_errors": dict(st.sync_errors.most_common()),
+        "hub_cpu_recovery_s": round(hub_cpu, 2),
+        "hub_cpu_util": round(hub_cpu / wall, 3),
+        "postgres_cpu_s": _rounded(servers["postgres"], 2),
+        "redis_cpu_s": _rounded(servers["redis"], 2),
+        "client_cpu_util": round(client_cpu / wall, 3),
+        "hub_counted": counted,
+        "sent": st.sent,
+        "acked_before_kill": acked_before,
+        "acked_ok": len(st.acked),
+        "held_while_down": st.held,
+        "resent": st.resent,
+        "ack_errors": dict(st.ack_errors),
+        "unacked": sum(len(p) for p in st.pending),
+        "lost": st.lost(),
+        "duplicated": sum(p.dups for p in st.peers) + st.stored_twice,
+        "stored_twice": st.stored_twice,
+        "live_gaps_catching_up": sum(p.gaps_catching_up for p in st.peers),
+        "live_gaps_otherwise": sum(p.gaps for p in st.peers),
+        "other_events": dict(st.other_events),
+    }
+    print(f"  run {rep + 1}: {json.dumps(run)}", file=sys.stderr)
+    for s in st.socks:
+        s.close()
+    await asyncio.sleep(0)
+    await wait_hub_drained(bench, 60)
+    await bench.stop_hubs()
+    gc.unfreeze()
+    return run
+
+
 def _flatten(run: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in run.items():
         if isinstance(value, dict) and key in (
@@ -1160,7 +1574,7 @@ def pin_client(args: argparse.Namespace) -> bool:
 def sockets_needed(args: argparse.Namespace) -> int:
     if args.scenario == "bus":
         return 2 * int(args.pairs)
-    if args.scenario == "connect":
+    if args.scenario in ("connect", "restart"):
         return int(args.n)
     if args.scenario == "chat":
         return 2 * int(args.pairs)
@@ -1192,6 +1606,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "room": scenario_room,
         "announce": scenario_announce,
         "bus": scenario_bus,
+        "restart": scenario_restart,
     }[args.scenario]
     started = time.perf_counter()
     try:
@@ -1266,6 +1681,13 @@ def parser() -> argparse.ArgumentParser:
             default="embedded",
             help="embedded: start PostgreSQL and Redis for this run (their CPU is all ours); "
             "local: use --pg-admin and --redis-url (only our PostgreSQL backends are counted)",
+        )
+        sp.add_argument(
+            "--connects-per-ip-per-s",
+            type=int,
+            default=1_000_000,
+            help="CONNECTS_PER_IP_PER_S given to the hubs (theirs is 50: every client here "
+            "comes from 127.0.0.1)",
         )
         sp.add_argument("--token-ttl-s", type=int, default=3600)
         sp.add_argument("--hub-core", type=int, default=0)
@@ -1344,6 +1766,33 @@ def parser() -> argparse.ArgumentParser:
         "hub_cpu_per_message_net_ms)",
     )
     common(bs, 2)
+
+    rs = sub.add_parser("restart", help="a hub killed and restarted under N clients")
+    rs.add_argument("--n", type=int, default=10000, help="clients, in N/2 direct pairs")
+    rs.add_argument("--senders", type=int, default=200, help="pairs that send")
+    rs.add_argument("--rate", type=float, default=100.0, help="messages/s in all")
+    rs.add_argument("--signal", choices=("kill", "term"), default="kill")
+    rs.add_argument("--before", type=float, default=5.0, help="seconds of load before the kill")
+    rs.add_argument("--after", type=float, default=5.0, help="seconds of load after recovery")
+    rs.add_argument("--recover-timeout", type=float, default=180.0)
+    rs.add_argument("--sync-timeout", type=float, default=20.0, help="seconds for a sync ack")
+    rs.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="clients do not sync after reconnecting (what sync costs; `lost` must then show "
+        "the messages stored while their recipient was away)",
+    )
+    rs.add_argument("--backoff-first", type=float, default=1.0, help="first delay (scaled)")
+    rs.add_argument("--backoff-max", type=float, default=5.0)
+    rs.add_argument("--backoff-jitter", type=float, default=0.5, help="delay *= 1 - U(0, j)")
+    rs.add_argument(
+        "--profile-s",
+        type=float,
+        default=40.0,
+        help="seconds of py-spy recording of the new hub from its readiness (with --py-spy)",
+    )
+    common(rs, 1)
+    rs.add_argument("--drain", type=float, default=15.0, help="seconds for the last acks")
 
     for sp in (ch, r, a, bs):
         sp.add_argument(

@@ -20,8 +20,9 @@ time the chunk arrived (``time.perf_counter()``, read once per chunk).
 
 Two front ends share the codec: :class:`LeanSocket` (asyncio, used by ``hub_bench.py``) and
 :class:`SyncLeanSocket` (blocking sockets plus a reader thread, which gevent turns into
-greenlets inside locust). Only the standard library is needed; ``orjson`` is used when
-installed.
+greenlets inside locust). :class:`ReconnectingSocket` wraps a LeanSocket and, when it drops,
+opens a new one after socket.io-client's jittered exponential delays (:class:`Backoff`).
+Only the standard library is needed; ``orjson`` is used when installed.
 """
 
 from __future__ import annotations
@@ -29,12 +30,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import hashlib
 import os
+import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 try:  # pragma: no cover - depends on the environment
@@ -405,15 +410,27 @@ class LeanSocket(_SocketIOCore, asyncio.Protocol):
 
     # -- conveniences ---------------------------------------------------------------------
     async def call(self, event: str, data: Any, wait_s: float = 10.0) -> Any:
-        """Emit with ack and wait for the answer (a future per call: not for hot paths)."""
+        """Emit with ack and wait for the answer (a future per call: not for hot paths).
+
+        Raises ConnectionError when the connection is lost first: its ack can never come."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def done(payload: Any, now: float) -> None:
             if not future.done():
                 future.set_result(payload)
 
-        self.emit(event, data, done)
-        return await asyncio.wait_for(future, wait_s)
+        def dropped(_: asyncio.Future[None]) -> None:
+            if not future.done():
+                future.set_exception(ConnectionError(f"connection lost before the {event} ack"))
+
+        if self.closed.done():
+            raise ConnectionError(f"connection lost before the {event} ack")
+        self.closed.add_done_callback(dropped)
+        try:
+            self.emit(event, data, done)
+            return await asyncio.wait_for(future, wait_s)
+        finally:
+            self.closed.remove_done_callback(dropped)
 
     def close(self) -> None:
         """A polite close: Socket.IO disconnect, WebSocket close frame, then FIN."""
@@ -426,6 +443,122 @@ class LeanSocket(_SocketIOCore, asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+
+# --- reconnecting ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between reconnection attempts, as socket.io-client computes them: `first_s`
+    doubled per failed attempt, capped at `max_s`, then scaled by a random factor in
+    [1 - jitter, 1] so that clients dropped together do not come back together."""
+
+    first_s: float = 1.0
+    max_s: float = 5.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before attempt `attempt` (0: the first after the drop)."""
+        base = min(self.max_s, self.first_s * 2.0 ** min(attempt, 30))
+        return base * (1 - self.jitter * rng.random())
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short, countable name for why an attempt to connect failed."""
+    if isinstance(exc, Refused):
+        code = exc.data.get("code") if isinstance(exc.data, dict) else None
+        message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+        return f"refused: {code or message}"
+    if isinstance(exc, ProtocolError):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    return type(exc).__name__
+
+
+# Called once the socket is connected again (before anything else is sent on it).
+UpHandler = Callable[["ReconnectingSocket"], Awaitable[None]]
+
+
+class ReconnectingSocket:
+    """A client that comes back by itself, as a socket.io client does: when its connection
+    drops (not when closed with :meth:`close`) it waits a :class:`Backoff` delay, tries to
+    connect, and repeats until it is in; then it awaits `on_up` (to resync, say).
+
+    Nothing runs while connected: a task exists only between a drop and the next connection,
+    so ten thousand idle clients cost no more than ten thousand LeanSockets.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str,
+        on_raw_event: RawEventHandler | None,
+        backoff: Backoff,
+        rng: random.Random,
+        failures: Counter[str],
+        on_up: UpHandler | None = None,
+        wait_s: float = 20.0,
+    ) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.on_raw_event = on_raw_event
+        self.backoff, self.rng, self.wait_s = backoff, rng, wait_s
+        self.failures = failures  # shared by many clients: attempts that failed, by reason
+        self.on_up = on_up
+        self.sock: LeanSocket | None = None
+        self.drops = 0  # connections lost
+        self.attempts = 0  # connection attempts after drops, failed or not
+        self.up_at: float | None = None  # perf_counter() of the last (re)connection
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def attach(self, sock: LeanSocket) -> ReconnectingSocket:
+        """Take over an already open socket (the first connection is the caller's)."""
+        self.sock = sock
+        sock.closed.add_done_callback(lambda _: self._lost(sock))
+        return self
+
+    def _lost(self, sock: LeanSocket) -> None:
+        if self._stopped or sock is not self.sock:
+            return
+        self.sock = None
+        self.drops += 1
+        self._task = asyncio.ensure_future(self._come_back())
+
+    async def _come_back(self) -> None:
+        attempt = 0
+        while not self._stopped:
+            await asyncio.sleep(self.backoff.delay(attempt, self.rng))
+            attempt += 1
+            self.attempts += 1
+            try:
+                sock = await LeanSocket.open(
+                    self.host, self.port, self.token, None, self.wait_s, self.on_raw_event
+                )
+            except (OSError, TimeoutError, Refused, ProtocolError) as exc:
+                self.failures[failure_reason(exc)] += 1
+                continue
+            if self._stopped:
+                sock.close()
+                return
+            self.up_at = time.perf_counter()
+            self._task = None
+            self.attach(sock)
+            if self.on_up is not None:
+                await self.on_up(self)
+            return
+
+    def close(self) -> None:
+        """Close for good: no reconnection."""
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+        if self.sock is not None:
+            self.sock.close()
 
 
 class SyncLeanSocket(_SocketIOCore):
