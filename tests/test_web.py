@@ -331,6 +331,30 @@ async def test_a_failed_send_offers_retry_and_stores_the_message_once(
         await s_ctx.close()
 
 
+async def test_a_conversation_opened_as_the_network_drops_loads_once_back_online(
+    browser: Browser, school: str
+) -> None:
+    """Its first page fails (offline): not "Loading…" for ever; the reconnect loads it, and a
+    message sent then shows as stored (the race behind a flaky retry test)."""
+    s_ctx, student = await signed_in(browser, school, STUDENTS[0])
+    try:
+        await expect(student.locator(".conv", has_text="김선생 (Ms. Kim)")).to_be_visible()
+        await student.context.set_offline(True)
+        await open_conversation(student, "김선생 (Ms. Kim)")
+        await expect(student.locator(".history .msg[data-seq]")).to_have_count(0)
+        await student.context.set_offline(False)
+        await expect(student.locator(".banner")).to_have_count(0, timeout=15_000)
+        await expect(student.locator(".history .msg[data-seq]").first).to_be_visible()
+        await expect(student.locator(".history [role=status]")).to_have_count(0)
+        await student.type("#composer-text", "다시 연결됐어요")
+        await student.press("#composer-text", "Enter")
+        await expect(
+            student.locator(".msg[data-seq] .text", has_text="다시 연결됐어요")
+        ).to_have_count(1)
+    finally:
+        await s_ctx.close()
+
+
 async def test_teacher_creates_a_group_and_students_see_it_with_its_first_message(
     browser: Browser, school: str
 ) -> None:

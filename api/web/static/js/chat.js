@@ -126,8 +126,17 @@ export async function loadDetail(cid) {
 
 export async function loadLatest(cid) {
   putThread(cid, (t) => ({ ...t, loading: true }));
-  const page = await api("GET", `/conversations/${cid}/messages${query({ limit: PAGE })}`);
-  putThread(cid, (t) => ({ ...t, list: page.items, loaded: true, hasOlder: page.has_more, hasNewer: false, loading: false, jumpSeq: null }));
+  let page;
+  try {
+    page = await api("GET", `/conversations/${cid}/messages${query({ limit: PAGE })}`);
+  } catch (e) {
+    // Offline or refused: not "Loading…" for ever; a reconnect loads it again (resync).
+    putThread(cid, (t) => ({ ...t, loading: false }));
+    throw e;
+  }
+  // Messages that arrived live while the page was on its way are newer than all of it.
+  const top = page.items.length ? page.items[page.items.length - 1].seq : 0;
+  putThread(cid, (t) => ({ ...t, list: mergeMessages(page.items, t.list.filter((m) => m.seq > top)), loaded: true, hasOlder: page.has_more, hasNewer: false, loading: false, jumpSeq: null }));
 }
 
 export async function loadOlder(cid) {
@@ -174,7 +183,8 @@ export function receive(m) {
   if (!t.hasNewer) {
     putThread(cid, (x) => ({
       ...x,
-      list: x.loaded ? mergeMessages(x.list, [m]) : x.list,
+      // Kept while the first page loads too (loadLatest keeps what is newer than its page).
+      list: x.loaded || x.loading ? mergeMessages(x.list, [m]) : x.list,
       pending: mine ? x.pending.filter((p) => p.client_msg_id !== m.client_msg_id) : x.pending,
     }));
   }
@@ -277,6 +287,10 @@ export function setPresence(users) {
 
 // Everything after what we hold, from PostgreSQL: new messages, edits and deletions.
 export async function resync(ids) {
+  // The open conversation whose first page never came (it was opened as the network went):
+  // load it now, or its history and the acks of its sends would stay hidden.
+  const open = chat.get().openId;
+  if (!ids && open && !thread(open).loaded && !thread(open).loading) await loadLatest(open).catch(() => null);
   const s = chat.get();
   const wanted = ids || Object.keys(s.threads).filter((cid) => s.threads[cid].loaded && !s.threads[cid].hasNewer);
   if (!wanted.length || !socketRef) return;
