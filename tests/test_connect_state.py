@@ -50,11 +50,13 @@ async def test_row_security_is_the_wall_inside(hub_ctx: HubContext, factory: Fac
     async with hub_ctx.db.pool.acquire() as conn:
         row = await conn.fetchrow(_STATE, me.session_id, me.id)
         assert row is not None and row["rooms"] == [] and row["contacts"] == []
-        definer, public_may_run = await conn.fetchrow(
-            """SELECT prosecdef, has_function_privilege('public', oid, 'EXECUTE')
+        walls = await conn.fetchrow(
+            """SELECT prosecdef AS definer,
+                      has_function_privilege('public', oid, 'EXECUTE') AS public_may_run
                FROM pg_proc WHERE proname = 'app_connect_state'"""
         )
-    assert definer is False and public_may_run is False
+    assert walls is not None
+    assert walls["definer"] is False and walls["public_may_run"] is False
     # The setting ended with the call's own transaction: the next statement acts for nobody.
     async with hub_ctx.db.pool.acquire() as conn:
         assert await conn.fetchval("SELECT current_setting('app.user_id', true)") in (None, "")
