@@ -188,8 +188,8 @@ class LocalLimiter:
         self._tats = {k: t for k, t in self._tats.items() if t > before_ms}
 
     def hit(self, key: str, now_ms: float) -> Decision:
-        if len(self._tats) >= _LOCAL_KEYS_MAX:  # forget buckets that are full again
-            self._tats = {k: t for k, t in self._tats.items() if t > now_ms}
+        if len(self._tats) >= _LOCAL_KEYS_MAX:
+            self.forget_idle(now_ms)
         tat = max(self._tats.get(key, now_ms), now_ms)
         allow_at = tat - self._burst_window_ms
         if now_ms < allow_at:

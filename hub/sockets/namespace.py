@@ -39,11 +39,10 @@ CLIENT_EVENTS: dict[str, type[BaseModel]] = {
     "auth.refresh": AuthRefresh,
 }
 
-# Everything a connection needs from PostgreSQL, in one statement (one round trip inside the
-# acting transaction): its session row (the columns of LIVE_SESSION_SQL), its conversations
-# (a room each) and its direct contacts (told when it goes offline).
-# The session row, the rooms and the direct contacts, with the acting user set inside: one
-# round trip, in a statement of its own (migration 0016; row-level security applies).
+# Everything a connection needs from PostgreSQL, in one round trip: its session row (the
+# columns of LIVE_SESSION_SQL), its conversations (a room each) and its direct contacts (told
+# when it goes offline). The function sets the acting user inside its own statement, so it
+# runs alone, not in a transaction (migration 0016; row-level security applies).
 _CONNECT_STATE = "SELECT * FROM app_connect_state($1, $2)"
 
 # What stays of a websocket's handshake environ (see the end of `on_connect`).
